@@ -1,0 +1,217 @@
+"""Backend detection, dtype policy and the thin autograd adapters.
+
+The mathematics lives once, in modules that take an array namespace ``xp`` (the array API standard, bound to
+NumPy, PyTorch or JAX by array-api-compat). This module only decides which namespace a call uses, casts to the
+compute dtype and back, and wires an *elementwise op* into each framework's autodiff:
+
+* NumPy: the value (and, through :func:`smoothround.derivative`, the partial derivatives);
+* PyTorch: one ``torch.autograd.Function`` for every op, whose backward recomputes the closed-form partials from
+  the saved input, so nothing but the input is kept for backward;
+* JAX: one ``jax.custom_jvp`` whose tangent rule uses the same closed-form partials.
+
+torch and jax are imported only when a tensor of theirs is already in hand (einops' habit), so
+``import smoothround`` imports neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import array_api_compat
+import numpy as np
+
+Array = Any
+
+
+class ElementwiseOp(Protocol):
+    """What an adapter needs from an op: its value, its hard limit and its partial derivatives.
+
+    ``params`` maps the names in ``param_names`` to arrays broadcastable against ``x`` (already in the compute
+    dtype); Python-number parameters are fields of the op itself and get no gradient.
+    """
+
+    param_names: tuple[str, ...]
+    straight_through: bool
+
+    def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array: ...
+
+    def hard(self, xp: Any, x: Array, params: dict[str, Array]) -> Array: ...
+
+    def partials(self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]) -> dict[str, Array]: ...
+
+
+# ---------------------------------------------------------------------------------------------- detection
+
+
+def is_torch(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def is_jax(x: Any) -> bool:
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(x, jax.Array)
+
+
+def is_traced(x: Any) -> bool:
+    """True when ``x``'s values cannot be read now (a JAX tracer, or a tensor inside torch.compile)."""
+    jax_core = sys.modules.get("jax.core")
+    if jax_core is not None and isinstance(x, jax_core.Tracer):
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return bool(torch.compiler.is_compiling())
+    return False
+
+
+def backend_of(x: Any) -> str:
+    if is_torch(x):
+        return "torch"
+    if is_jax(x):
+        return "jax"
+    return "numpy"
+
+
+@functools.cache
+def _namespace(backend: str) -> Any:
+    if backend == "torch":
+        import array_api_compat.torch as xp_torch
+
+        return xp_torch
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return jnp
+    import array_api_compat.numpy as xp_numpy
+
+    return xp_numpy
+
+
+def namespace(backend: str) -> Any:
+    """The array-API namespace of a backend name ('numpy', 'torch' or 'jax')."""
+    return _namespace(backend)
+
+
+# ---------------------------------------------------------------------------------------------- dtypes
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An input converted to its backend's compute dtype, with what is needed to convert the result back."""
+
+    backend: str
+    xp: Any
+    array: Array
+    out_dtype: Any
+
+    def finish(self, value: Array) -> Array:
+        if value.dtype != self.out_dtype:
+            value = self.xp.astype(value, self.out_dtype)
+        return value
+
+
+def _default_float(backend: str, xp: Any) -> Any:
+    if backend == "torch":
+        import torch
+
+        return torch.get_default_dtype()
+    if backend == "jax":
+        import jax
+
+        return xp.float64 if jax.config.jax_enable_x64 else xp.float32
+    return xp.float64
+
+
+def prepare(x: Any, name: str = "x") -> Prepared:
+    """Convert ``x`` (array, tensor, scalar or nested list) to an array of its backend in the compute dtype.
+
+    float64 and float32 compute as they are; float16 and bfloat16 compute in float32 and return their own dtype;
+    integer and bool inputs are promoted to the backend's default floating dtype (float64 for NumPy,
+    ``torch.get_default_dtype()``, JAX's default float) and returned in it. Complex input raises TypeError.
+    """
+    backend = backend_of(x)
+    xp = namespace(backend)
+    if backend == "numpy":
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as err:
+            msg = f"`{name}` must be a real array, tensor or number; got {type(x).__name__}."
+            raise TypeError(msg) from err
+        if x.dtype == object or x.dtype.kind in "USVMmO":
+            msg = f"`{name}` must hold real numbers; got an array of dtype {x.dtype}."
+            raise TypeError(msg)
+    dtype = x.dtype
+    if xp.isdtype(dtype, "complex floating"):
+        msg = f"`{name}` must be real; got complex dtype {dtype}."
+        raise TypeError(msg)
+    if xp.isdtype(dtype, "real floating"):
+        if dtype in (xp.float64, xp.float32):
+            return Prepared(backend, xp, x, dtype)
+        return Prepared(backend, xp, xp.astype(x, xp.float32), dtype)
+    if xp.isdtype(dtype, ("integral", "bool")):
+        out = _default_float(backend, xp)
+        return Prepared(backend, xp, xp.astype(x, out), out)
+    # low-precision floats that the array API does not list (bfloat16 in NumPy via ml_dtypes, jax's float8...)
+    try:
+        converted = xp.astype(x, xp.float32)
+    except (TypeError, ValueError) as err:
+        msg = f"`{name}` must have a real dtype; got {dtype}."
+        raise TypeError(msg) from err
+    return Prepared(backend, xp, converted, dtype)
+
+
+def eps_of(dtype: Any) -> float:
+    """Machine epsilon of a (possibly low-precision) floating dtype of any backend."""
+    name = str(dtype).rsplit(".", 1)[-1]
+    table = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+    return table.get(name, 2.0**-23)
+
+
+def param_array(prepared: Prepared, name: str, value: Any) -> Array:
+    """Convert an array parameter (``k``, ``step``...) to ``x``'s backend, device and compute dtype."""
+    backend = backend_of(value)
+    if backend not in ("numpy", prepared.backend):
+        msg = f"`{name}` is a {backend} array but `x` is a {prepared.backend} array; pass both from one library."
+        raise TypeError(msg)
+    xp = prepared.xp
+    compute = prepared.array.dtype
+    if prepared.backend == "torch":
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return value.to(device=prepared.array.device, dtype=compute)
+        return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=compute, device=prepared.array.device)
+    return xp.astype(xp.asarray(value), compute)
+
+
+# ---------------------------------------------------------------------------------------------- adapters
+
+
+def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Array:
+    """Evaluate ``op`` on a prepared input, differentiably in the input's own framework."""
+    x = prepared.array
+    args = [params[name] for name in op.param_names]
+    if prepared.backend == "torch":
+        from smoothround._torch_adapter import SmoothElementwise
+
+        out = SmoothElementwise.apply(op, x, *args)
+    elif prepared.backend == "jax":
+        from smoothround._jax_adapter import smooth_elementwise
+
+        out = smooth_elementwise(op, x, *args)
+    else:
+        xp = prepared.xp
+        out = op.hard(xp, x, params) if op.straight_through else op.value(xp, x, params)
+        out = np.asarray(out)
+    return prepared.finish(out)
+
+
+def partials_numpy(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array], wrt: tuple[str, ...]) -> dict:
+    """The closed-form partial derivatives of ``op`` (what backward uses), in the output's dtype."""
+    xp = prepared.xp
+    result = op.partials(xp, prepared.array, params, wrt)
+    shape = np.broadcast_shapes(prepared.array.shape, *(np.shape(p) for p in params.values()))
+    return {name: prepared.finish(xp.broadcast_to(xp.asarray(value), shape)) for name, value in result.items()}
