@@ -1,0 +1,526 @@
+"""Smooth round, floor, ceil and quantize, for NumPy arrays, torch tensors and JAX arrays.
+
+The mathematics is in :mod:`smoothround._rounding_math`; this module validates arguments, builds an elementwise
+op (a frozen dataclass holding every static choice, so it is hashable for ``jax.jit`` and constant for
+``torch.compile``) and hands it to the backend adapters of :mod:`smoothround._backends`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from smoothround import _rounding_math as rm
+from smoothround._backends import Prepared, apply, backend_of, eps_of, is_traced, param_array, partials_numpy, prepare
+from smoothround._validation import (
+    check_bool,
+    check_choice,
+    check_optional_int,
+    check_positive,
+    check_tolerance,
+    is_python_number,
+)
+
+Array = Any
+
+_MAX_LOG = {"float64": math.log(np.finfo(np.float64).max), "float32": math.log(np.finfo(np.float32).max)}
+
+
+def _need(wrt: tuple[str, ...], value: bool = False) -> tuple[bool, bool, bool]:
+    return (value, "x" in wrt or "offset" in wrt or "step" in wrt, "k" in wrt)
+
+
+@dataclass(frozen=True)
+class _Sharpness:
+    """What an op needs to know about ``k``: a Python number (``value``) or an array parameter (``None``)."""
+
+    value: float | None
+    method: str
+    plan: rm.Plan | None
+    eps: float
+    max_log: float
+
+    def offset(self, xp: Any, u: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+        """t(u), dt/du, dt/dk of the unclamped smooth round around a centre."""
+        if self.method == "tanh":
+            return rm.tanh_offset(xp, u, k, eps=self.eps, need=need)
+        plan = self.plan
+        assert plan is not None
+        fourier = rm.window_fourier if self.method == "window" else rm.density_fourier
+        if plan.form == "fourier":
+            return fourier(xp, u, k, plan.fourier, need=need)
+        if plan.form == "direct":
+            return self._direct(xp, u, k, plan.direct, need, scalar_k=True)
+        # array k: both forms, each at the worst-case term count of its range, chosen per element
+        k_small = xp.clip(k, max=rm.K_SWITCH)
+        k_large = xp.clip(k, min=rm.K_SWITCH)
+        small = fourier(xp, u, k_small, plan.fourier, need=need)
+        large = self._direct(xp, u, k_large, plan.direct, need, scalar_k=False)
+        use_large = k >= rm.K_SWITCH
+        return tuple(None if a is None else xp.where(use_large, b, a) for a, b in zip(small, large, strict=True))
+
+    def _direct(self, xp: Any, u: Array, k: Any, terms: int, need: tuple, *, scalar_k: bool) -> tuple:
+        if self.method == "window":
+            return rm.window_direct(xp, u, k, terms, scalar_k=scalar_k, max_log=self.max_log, need=need)
+        return rm.density_direct(xp, u, k, terms, need=need)
+
+
+def _sharpness(method: str, k: Any, tol: float | None, compute_dtype: Any, out_dtype: Any) -> _Sharpness:
+    name = str(compute_dtype).rsplit(".", 1)[-1]
+    eps = eps_of(compute_dtype)
+    tol_value = eps_of(out_dtype) if tol is None else tol
+    if method == "tanh":
+        return _Sharpness(None if not is_python_number(k) else float(k), method, None, eps, _MAX_LOG[name])
+    k_value = float(k) if is_python_number(k) else None
+    plan = None if k_value is not None and math.isinf(k_value) else rm.plan_for(method, k_value, tol_value)
+    if plan is not None and builtins.max(plan.fourier, plan.direct) > rm.MAX_TERMS:
+        msg = f"`k`={k_value} needs {builtins.max(plan.fourier, plan.direct)} terms for tol={tol_value}; raise k or tol."
+        raise ValueError(msg)
+    return _Sharpness(k_value, method, plan, eps, _MAX_LOG[name])
+
+
+def _hard_round(xp: Any, x: Array, kind: str) -> Array:
+    return {"round": xp.round, "floor": xp.floor, "ceil": xp.ceil}[kind](x)
+
+
+def _reduce(xp: Any, x: Array, kind: str) -> tuple[Array, Array]:
+    """Centre c and offset u with x = c + u exactly; the smooth function is c + t(u) (SPEC 6.1 step 3, 7)."""
+    c = _hard_round(xp, x, kind)
+    u = x - c
+    if kind == "floor":
+        u = u - 0.5
+    elif kind == "ceil":
+        u = u + 0.5
+    # +-inf: the centre carries the infinity, the offset is 0 (never inf - inf); NaN stays NaN
+    u = xp.where(xp.isinf(x), 0.0, u)
+    return c, u
+
+
+def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
+    """For an array k: a finite stand-in (inf -> 1) and the mask of infinite entries (the hard function)."""
+    is_inf = xp.isinf(k)
+    return xp.where(is_inf, 1.0, k), is_inf
+
+
+@dataclass(frozen=True)
+class _RoundOp:
+    kind: str
+    sharp: _Sharpness
+    straight_through: bool
+    param_names: tuple[str, ...]
+
+    def _k(self, xp: Any, params: dict) -> tuple[Any, Any]:
+        if "k" in params:
+            return _split_k(xp, params["k"])
+        return self.sharp.value, None
+
+    def hard(self, xp: Any, x: Array, params: dict) -> Array:
+        out = _hard_round(xp, x, self.kind)
+        if "k" in params:
+            out = out + 0.0 * params["k"]  # broadcast against k like the smooth function does
+        return out
+
+    def value(self, xp: Any, x: Array, params: dict) -> Array:
+        k, k_inf = self._k(xp, params)
+        if k_inf is None and math.isinf(k):
+            return self.hard(xp, x, params)
+        c, u = _reduce(xp, x, self.kind)
+        t, _, _ = self.sharp.offset(xp, u, k, (True, False, False))
+        out = c + t
+        return out if k_inf is None else xp.where(k_inf, _hard_round(xp, x, self.kind), out)
+
+    def partials(self, xp: Any, x: Array, params: dict, wrt: tuple[str, ...]) -> dict:
+        k, k_inf = self._k(xp, params)
+        if k_inf is None and math.isinf(k):
+            return {name: 0.0 * x for name in wrt}
+        _, u = _reduce(xp, x, self.kind)
+        _, du, dk = self.sharp.offset(xp, u, k, _need(wrt))
+        result = {}
+        finite_x = ~xp.isinf(x)
+        if "x" in wrt:
+            du = xp.where(finite_x, du, 0.0)
+            result["x"] = du if k_inf is None else xp.where(k_inf, 0.0, du)
+        if "k" in wrt:
+            dk = xp.where(finite_x, dk, 0.0)
+            result["k"] = xp.where(k_inf, 0.0, dk)
+        return result
+
+
+def _prepare_k(prepared: Prepared, k: Any) -> tuple[Any, dict]:
+    """Validate ``k``; return its Python value (or None) and the array parameters."""
+    if is_python_number(k):
+        check_positive("k", k)
+        return float(k), {}
+    if isinstance(k, (bool, np.bool_)) or k is None or isinstance(k, str):
+        msg = f"`k` must be a positive number or array; got {k!r}."
+        raise TypeError(msg)
+    check_positive("k", k)
+    return None, {"k": param_array(prepared, "k", k)}
+
+
+def _build_rounding(
+    kind: str, x: Any, k: Any, *, method: str = "window", tol: Any = None, straight_through: Any = False
+) -> tuple[_RoundOp, Prepared, dict]:
+    check_choice("method", method, rm.METHODS)
+    tol = check_tolerance("tol", tol)
+    straight_through = check_bool("straight_through", straight_through)
+    prepared = prepare(x)
+    _, params = _prepare_k(prepared, k)
+    sharp = _sharpness(method, k, tol, prepared.array.dtype, prepared.out_dtype)
+    return _RoundOp(kind, sharp, straight_through, tuple(params)), prepared, params
+
+
+def round(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False) -> Array:  # noqa: A001
+    r"""Smooth round: converges to ``round(x)`` as ``k -> inf``; analytic, odd, ``r(x + 1) = r(x) + 1``.
+
+    Methods (Semenov 2025, arXiv 2504.19026; SPEC 1):
+
+    * ``"window"`` (default): ``sum_n n [sigmoid(k(x - n + 1/2)) - sigmoid(k(x - n - 1/2))]``, i.e. ``round``
+      convolved with a logistic density of scale ``1/k``. Practically the identity for ``k <= 1``.
+    * ``"density"``: ``sum_n n rho(k(x - n)) / sum_n rho(k(x - n))`` with ``rho = sigmoid'``; at a given ``k``
+      it is about as sharp as ``"window"`` at ``2k``.
+    * ``"tanh"``: the Agustsson-Theis soft_round with ``alpha = k`` (only C^1), the common baseline.
+
+    The infinite sums are evaluated to within ``tol`` (default: the eps of ``x``'s dtype) of their exact value,
+    for every ``k``: a direct sum over the nearest integers for ``k >= 4.5``, a Fourier series below, with the
+    number of terms taken from the truncation bounds, so the result has no jump above ``tol`` anywhere.
+    Ties: ``r(m + 1/2) = m + 1/2`` for every finite ``k``; ``k = inf`` gives the hard ``round`` (half to even).
+
+    Args:
+        x: NumPy array, torch tensor, JAX array, Python number or nested list. float16 and bfloat16 compute in
+            float32 and return their dtype; integer and bool input is promoted to the default float dtype.
+        k: sharpness, ``> 0``: a Python number or an array broadcastable against ``x`` (then differentiable,
+            i.e. a learnable sharpness). ``inf`` gives the hard function.
+        method: ``"window"``, ``"density"`` or ``"tanh"``.
+        tol: largest allowed truncation error against the untruncated function, in ``(0, 0.5)``.
+        straight_through: forward is the hard ``round``, backward the derivative of the smooth one.
+
+    Returns:
+        An array of the input's type, the broadcast shape of ``x`` and ``k``, and ``x``'s floating dtype.
+        ``+-inf`` maps to ``+-inf`` with gradient 0, NaN to NaN.
+
+    >>> import smoothround
+    >>> smoothround.round([0.2, 0.5, 1.4, 2.6], 20.0)
+    array([0.00669285, 0.5       , 1.01798621, 2.98201379])
+    >>> smoothround.round([0.2, 1.4], 20.0, method="density")
+    array([4.60053505e-05, 1.01798621e+00])
+    """
+    return apply(*_build_rounding("round", x, k, method=method, tol=tol, straight_through=straight_through))
+
+
+def floor(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False) -> Array:
+    """Smooth floor ``F(x) = r(x - 1/2)``: thresholds at the integers, ``F(m) = m - 1/2`` (SPEC 1.1, 7).
+
+    For ``method="window"`` it is exactly ``floor`` convolved with a logistic density of scale ``1/k``:
+    ``sum_n [sigmoid(k(x - n)) - 1{n <= 0}]``. Keywords as in :func:`round`.
+
+    >>> import smoothround
+    >>> smoothround.floor([0.0, 0.5, 2.999], 50.0)
+    array([-0.5       ,  0.        ,  2.46253453])
+    """
+    return apply(*_build_rounding("floor", x, k, method=method, tol=tol, straight_through=straight_through))
+
+
+def ceil(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False) -> Array:
+    """Smooth ceil ``C(x) = r(x + 1/2) = F(x) + 1`` (SPEC 1.1, 7). Keywords as in :func:`round`.
+
+    >>> import smoothround
+    >>> smoothround.ceil([0.0, 0.5, 0.001], 50.0)
+    array([0.5       , 1.        , 0.53749187])
+    """
+    return apply(*_build_rounding("ceil", x, k, method=method, tol=tol, straight_through=straight_through))
+
+
+# ================================================================================ quantize
+
+
+@dataclass(frozen=True)
+class _QuantizeOp:
+    sharp: _Sharpness
+    step: float | None
+    offset: float | None
+    qmin: int | None
+    qmax: int | None
+    clamp_terms: int
+    straight_through: bool
+    param_names: tuple[str, ...]
+
+    def _get(self, xp: Any, params: dict) -> tuple[Any, Any, Any, Any]:
+        step = params.get("step", self.step)
+        offset = params.get("offset", self.offset)
+        if "k" in params:
+            k, k_inf = _split_k(xp, params["k"])
+        else:
+            k, k_inf = self.sharp.value, None
+        return k, k_inf, step, offset
+
+    @property
+    def clamped(self) -> bool:
+        return self.qmin is not None or self.qmax is not None
+
+    def _clip(self, xp: Any, y: Array, pad: float = 0.0) -> Array:
+        low = None if self.qmin is None else self.qmin - pad
+        high = None if self.qmax is None else self.qmax + pad
+        return xp.clip(y, min=low, max=high)
+
+    def _hard_code(self, xp: Any, y: Array) -> Array:
+        return self._clip(xp, xp.round(y))
+
+    def hard(self, xp: Any, x: Array, params: dict) -> Array:
+        _, _, step, offset = self._get(xp, params)
+        y = (x - offset) / step
+        out = offset + step * self._hard_code(xp, y)
+        if "k" in params:
+            out = out + 0.0 * params["k"]
+        return out
+
+    def _code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+        """Q(y), dQ/dy, dQ/dk in the code domain."""
+        if not self.clamped:
+            c, u = _reduce(xp, y, "round")
+            t, du, dk = self.sharp.offset(xp, u, k, need)
+            if du is not None:
+                du = xp.where(xp.isinf(y), 0.0, du)
+            if dk is not None:
+                dk = xp.where(xp.isinf(y), 0.0, dk)
+            return (c + t if need[0] else None), du, dk
+        terms = self.clamp_terms
+        y = self._clip(xp, y, terms + 1.0)  # no inf - inf; changes Q by less than the truncation bound
+        method = self.sharp.method
+        if method == "tanh":
+            c, u = _reduce(xp, y, "round")
+            t, du, dk = rm.tanh_offset(xp, u, k, eps=self.sharp.eps, need=(True, need[1], need[2]))
+            raw = c + t
+            inside = (raw > (-math.inf if self.qmin is None else self.qmin)) & (
+                raw < (math.inf if self.qmax is None else self.qmax)
+            )
+            return (
+                self._clip(xp, raw),
+                None if du is None else xp.where(inside, du, 0.0),
+                None if dk is None else xp.where(inside, dk, 0.0),
+            )
+        if method == "window":
+            return self._window_clamped(xp, y, k, terms, need)
+        c = xp.round(y)
+        u = y - c
+        centre = self._clip(xp, c)
+        values = [self._clip(xp, c + j) - centre for j in range(-terms, terms + 1)]
+        t, du, dk = rm.density_direct(xp, u, k, terms, need=need, values=values)
+        return (centre + t if need[0] else None), du, dk
+
+    def _window_clamped(self, xp: Any, y: Array, k: Any, terms: int, need: tuple) -> tuple:
+        """Q1(y) = qmin + sum_{qmin < n <= qmax} sigmoid(k(y - n + 1/2)), windowed around the clamped centre
+        in offset form (SPEC 7): centre + sum over the window of [sigmoid(.) - 1{n <= centre}]."""
+        need_t, need_u, need_k = need
+        centre = self._clip(xp, xp.round(y))
+        u = y - centre
+        high = math.inf if self.qmax is None else self.qmax
+        low = -math.inf if self.qmin is None else self.qmin
+        t = du = dk = None
+        for j in range(terms, 0, -1):
+            h = j - 0.5
+            up = xp.astype(centre + j <= high, y.dtype)  # level n = centre + j exists
+            down = xp.astype(centre - j + 1 > low, y.dtype)  # level n = centre - j + 1 exists
+            a = k * (u - h)
+            b = -k * (u + h)
+            if need_t:
+                term = up * rm._sigmoid(xp, a) - down * rm._sigmoid(xp, b)
+                t = term if t is None else t + term
+            if need_u or need_k:
+                ra = up * rm._rho(xp, a)
+                rb = down * rm._rho(xp, b)
+                if need_u:
+                    du = k * (ra + rb) if du is None else du + k * (ra + rb)
+                if need_k:
+                    g = (u - h) * ra + (u + h) * rb
+                    dk = g if dk is None else dk + g
+        return (centre + t if need_t else None), du, dk
+
+    def value(self, xp: Any, x: Array, params: dict) -> Array:
+        k, k_inf, step, offset = self._get(xp, params)
+        if k_inf is None and math.isinf(k):
+            return self.hard(xp, x, params)
+        y = (x - offset) / step
+        q, _, _ = self._code(xp, y, k, (True, False, False))
+        out = offset + step * q
+        return out if k_inf is None else xp.where(k_inf, self.hard(xp, x, params), out)
+
+    def partials(self, xp: Any, x: Array, params: dict, wrt: tuple[str, ...]) -> dict:
+        k, k_inf, step, offset = self._get(xp, params)
+        if k_inf is None and math.isinf(k):
+            return {name: 0.0 * x for name in wrt}
+        y = (x - offset) / step
+        q, dq, dk = self._code(xp, y, k, (("step" in wrt), *_need(wrt)[1:]))
+        result = {}
+        if dq is not None and k_inf is not None:
+            dq = xp.where(k_inf, 0.0, dq)
+        if "x" in wrt:
+            result["x"] = dq
+        if "offset" in wrt:
+            result["offset"] = 1.0 - dq
+        if "step" in wrt:
+            q = xp.where(xp.isinf(y), 0.0, q)  # Q(y) - y Q'(y) has no limit at infinite y; its gradient is 0
+            result["step"] = q - xp.where(xp.isinf(y), 0.0, y) * dq
+            if k_inf is not None:
+                result["step"] = xp.where(k_inf, q, result["step"])
+        if "k" in wrt:
+            result["k"] = xp.where(k_inf, 0.0, step * dk)
+        return result
+
+
+def _clamp_terms(method: str, k_value: float | None, k_array: Any, tol: float, qmin: Any, qmax: Any) -> int:
+    """Number of terms of a clamped quantizer: the direct-sum bound of the smallest k, and for the window
+    method never more than the number of levels (then the finite sum is exact, SPEC 7)."""
+    levels = None if qmin is None or qmax is None else qmax - qmin
+    if k_value is None:
+        if is_traced(k_array):
+            if method == "window" and levels is not None:
+                return builtins.max(levels, 1)
+            msg = "a traced array `k` with qmin/qmax needs method='window' and both bounds, or a Python-number k."
+            raise ValueError(msg)
+        k_min = float(np.min(np.asarray(k_array.detach().cpu() if hasattr(k_array, "detach") else k_array)))
+    else:
+        k_min = k_value
+    if method == "tanh" or math.isinf(k_min):
+        return 1
+    if method == "window":
+        # error <= e^{-kM} / (1 - e^{-k}) <= tol / 2
+        terms = builtins.max(1, math.ceil((math.log(2.0 / tol) - math.log(-math.expm1(-k_min))) / k_min))
+        if levels is not None:
+            terms = builtins.min(terms, builtins.max(levels, 1))
+    else:
+        terms = rm.direct_terms("density", k_min, tol / 2.0)
+    if terms > rm.MAX_TERMS:
+        msg = f"`k`={k_min} with qmin/qmax needs {terms} terms for tol={tol}; raise k or tol, or narrow the levels."
+        raise ValueError(msg)
+    return terms
+
+
+def quantize(
+    x: Any,
+    k: Any,
+    /,
+    *,
+    step: Any = 1.0,
+    offset: Any = 0.0,
+    qmin: int | None = None,
+    qmax: int | None = None,
+    method: str = "window",
+    tol: float | None = None,
+    straight_through: bool = False,
+) -> Array:
+    """Smooth quantization onto the grid ``offset + step * n``, ``n`` clamped to ``[qmin, qmax]`` when given.
+
+    With ``y = (x - offset) / step`` the result is ``offset + step * Q(y)``, where ``Q`` is the smooth round of
+    :func:`round` without bounds, and with bounds (SPEC 7):
+
+    * ``"window"``: ``Q(y) = qmin + sum_{n = qmin+1..qmax} sigmoid(k(y - n + 1/2))``, a finite sum that saturates
+      smoothly at ``qmin`` and ``qmax`` (with an end bias of about ``sigmoid(-k/2)`` at the end levels);
+    * ``"density"``: ``Q(y) = sum_n clamp(n, qmin, qmax) p_n(y)``, which reaches ``qmin`` and ``qmax`` exactly;
+    * ``"tanh"``: soft_round, then the hard clamp (soft_round has no saturating form).
+
+    ``k`` is the steepness in code units (``k / step`` in ``x`` units). ``step`` and ``offset`` may be arrays
+    (then differentiable, as in learned-step quantization); ``k`` too. Other keywords as in :func:`round`.
+
+    >>> import smoothround
+    >>> smoothround.quantize([0.26, 0.74, 5.0], 30.0, step=0.5, qmin=0, qmax=3)
+    array([0.4908877 , 0.5091123 , 1.49999969])
+    """
+    return apply(
+        *_build_quantize(
+            x, k, step=step, offset=offset, qmin=qmin, qmax=qmax, method=method, tol=tol,
+            straight_through=straight_through,
+        )
+    )
+
+
+def _build_quantize(
+    x: Any,
+    k: Any,
+    *,
+    step: Any = 1.0,
+    offset: Any = 0.0,
+    qmin: int | None = None,
+    qmax: int | None = None,
+    method: str = "window",
+    tol: float | None = None,
+    straight_through: bool = False,
+) -> tuple[_QuantizeOp, Prepared, dict]:
+    check_choice("method", method, rm.METHODS)
+    tol = check_tolerance("tol", tol)
+    straight_through = check_bool("straight_through", straight_through)
+    qmin = check_optional_int("qmin", qmin)
+    qmax = check_optional_int("qmax", qmax)
+    if qmin is not None and qmax is not None and qmin > qmax:
+        msg = f"`qmin` must be <= `qmax`; got qmin={qmin}, qmax={qmax}."
+        raise ValueError(msg)
+    prepared = prepare(x)
+    k_value, params = _prepare_k(prepared, k)
+    statics: dict[str, float | None] = {}
+    for name, value in (("step", step), ("offset", offset)):
+        if is_python_number(value):
+            if name == "step":
+                check_positive("step", value, allow_inf=False)
+            elif not math.isfinite(value):
+                msg = f"`offset` must be finite; got {value!r}."
+                raise ValueError(msg)
+            statics[name] = float(value)
+        else:
+            if name == "step":
+                check_positive("step", value, allow_inf=False)
+            params[name] = param_array(prepared, name, value)
+            statics[name] = None
+    sharp = _sharpness(method, k, tol, prepared.array.dtype, prepared.out_dtype)
+    tol_value = eps_of(prepared.out_dtype) if tol is None else tol
+    terms = 0
+    if qmin is not None or qmax is not None:
+        terms = _clamp_terms(method, k_value, params.get("k"), tol_value, qmin, qmax)
+    op = _QuantizeOp(sharp, statics["step"], statics["offset"], qmin, qmax, terms, straight_through, tuple(params))
+    return op, prepared, params
+
+
+# ================================================================================ derivatives for NumPy
+
+_BUILDERS: dict[Callable, Callable] = {
+    round: functools.partial(_build_rounding, "round"),
+    floor: functools.partial(_build_rounding, "floor"),
+    ceil: functools.partial(_build_rounding, "ceil"),
+    quantize: _build_quantize,
+}
+
+
+def derivative(fn: Callable, x: Any, k: Any, /, *, wrt: str = "x", **options: Any) -> Array:
+    """Closed-form partial derivative of a smooth rounding function, for users without autodiff (NumPy).
+
+    ``fn`` is :func:`round`, :func:`floor`, :func:`ceil` or :func:`quantize`; ``wrt`` names the variable:
+    ``"x"``, ``"k"``, and for :func:`quantize` also ``"step"`` and ``"offset"``. The options are ``fn``'s. These
+    are exactly the partials that the torch and JAX backward passes use. With ``straight_through=True`` they
+    are the smooth function's derivatives, as in backward.
+
+    >>> import smoothround
+    >>> smoothround.derivative(smoothround.round, [0.0, 0.5], 20.0)
+    array([0.00181556, 5.        ])
+    >>> smoothround.derivative(smoothround.quantize, [0.3], 20.0, wrt="step", step=0.5)
+    array([-0.00545084])
+    """
+    build = _BUILDERS.get(fn)
+    if build is None:
+        msg = f"`fn` must be smoothround.round, floor, ceil or quantize; got {fn!r}."
+        raise TypeError(msg)
+    check_choice("wrt", wrt, ("x", "k", "step", "offset") if fn is quantize else ("x", "k"))
+    if backend_of(x) != "numpy":
+        msg = "`derivative` is for NumPy input; for torch and JAX use their autograd (the same closed forms)."
+        raise TypeError(msg)
+    if wrt == "k" and is_python_number(k):
+        k = np.asarray(k, dtype=np.float64)  # a Python-number k is a constant; as an array it gets a partial
+    if wrt in ("step", "offset"):
+        default = 1.0 if wrt == "step" else 0.0
+        options[wrt] = np.asarray(options.get(wrt, default), dtype=np.float64)
+    op, prepared, params = build(x, k, **options)
+    return partials_numpy(op, prepared, params, (wrt,))[wrt]
