@@ -1,0 +1,751 @@
+"""How error, gradient and cost of smooth rounding depend on the sharpness ``k``.
+
+For each method (``"window"`` = Semenov method 1, ``"density"`` = method 2, ``"tanh"`` = Agustsson-Theis
+soft_round with ``alpha = k``) this module answers the questions a user asks before choosing ``k``:
+
+* how far the smooth function is from ``round``: :func:`l1_error`, :func:`rms_error` (over a period),
+  :func:`band_error` (the worst error at distance >= ``delta`` from the half-integers; the plain sup error
+  is 1/2
+  for every ``k``, SPEC 4) and :func:`band_width` (the width, per period, of the band where the error
+  exceeds a
+  threshold);
+* how good the gradients are: :func:`derivative_min` (at the integers) and :func:`derivative_max` (at the
+  half-integers), SPEC P6;
+* what it costs: :func:`terms_needed` (direct sum against Fourier series, SPEC 2-3);
+* when it is practically the identity: :func:`identity_threshold`, :func:`is_identity` (SPEC Table T6);
+* and the inverse question, "which ``k`` do I need?": :func:`k_for`.
+
+Every quantity is available two ways, chosen by ``via``:
+
+``via="closed"`` (default)
+    SPEC's closed forms and rapidly convergent series, evaluated in float64 by this module on its own (the
+    window
+    L1 error as an exact series, soft_round's in closed form, derivative extremes as series at 0 and 1/2, term
+    counts from the truncation bounds). Where SPEC has no closed form (the density method's L1 error, every
+    RMS
+    error) this is Gauss-Legendre quadrature of the series over a mesh graded towards the half-integer.
+``via="core"``
+    Dense numerical evaluation through the library itself (``smoothround.round`` and
+    ``smoothround.derivative``,
+    and ``_rounding_math.direct_terms`` / ``fourier_terms`` for term counts). The tests check that both agree.
+
+The error of every method on a period is ``e(u) = r(u)`` for ``u`` in ``(-1/2, 1/2)``: odd and increasing
+(SPEC
+P7, and the same for soft_round), so the worst error at distance >= ``delta`` is ``r(1/2 - delta)``.
+
+>>> round(l1_error("window", 10.0), 4), round(l1_error("density", 10.0), 5)
+(0.136, 0.07061)
+>>> round(k_for("window", l1_error=0.1), 3)
+13.823
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "FLOAT32_EPS",
+    "FLOAT64_EPS",
+    "METHODS",
+    "Terms",
+    "band_error",
+    "band_width",
+    "derivative_max",
+    "derivative_min",
+    "error_table",
+    "format_table",
+    "identity_threshold",
+    "is_identity",
+    "k_for",
+    "k_rule",
+    "l1_error",
+    "rms_error",
+    "terms_needed",
+]
+
+METHODS = ("window", "density", "tanh")
+#: Unit roundoff of float32 and float64 (the tolerances of SPEC Table T6).
+FLOAT32_EPS = 2.0**-24
+FLOAT64_EPS = 2.0**-53
+
+Via = Literal["closed", "core"]
+_PI = math.pi
+_FOURIER_BELOW = 4.5  # the series below use the Fourier form for k below this (SPEC 3.3)
+_K_LO, _K_HI = 1e-3, 1e7  # search range of k_for and identity_threshold
+
+
+# ======================================================================= argument checks
+
+
+def _check_method(method: Any) -> str:
+    if not isinstance(method, str) or method not in METHODS:
+        allowed = ", ".join(repr(m) for m in METHODS)
+        msg = f"`method` must be one of {allowed}; got {method!r}."
+        raise ValueError(msg)
+    return method
+
+
+def _check_number(
+    name: str, value: Any, low: float, high: float, *, closed_low: bool = False, closed_high: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        msg = f"`{name}` must be a real number; got {value!r} of type {type(value).__name__}."
+        raise TypeError(msg)
+    v = float(value)
+    ok_low = v >= low if closed_low else v > low
+    ok_high = v <= high if closed_high else v < high
+    if math.isnan(v) or not (ok_low and ok_high):
+        lb = "[" if closed_low else "("
+        rb = "]" if closed_high else ")"
+        msg = f"`{name}` must be in {lb}{low:g}, {high:g}{rb}; got {value!r}."
+        raise ValueError(msg)
+    return v
+
+
+def _check_k(k: Any) -> float:
+    return _check_number("k", k, 0.0, math.inf)
+
+
+def _check_via(via: Any) -> Via:
+    if via == "closed":
+        return "closed"
+    if via == "core":
+        return "core"
+    msg = f"`via` must be 'closed' or 'core'; got {via!r}."
+    raise ValueError(msg)
+
+
+# ======================================================================= series (SPEC 1, 3, 8)
+
+
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(t))
+    return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _rho(t: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(t))
+    return e / (1.0 + e) ** 2
+
+
+def _harmonics(k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic numbers m and z_m = 2 pi^2 m / k up to z ~ 60 (terms below e^-60 relative are dropped)."""
+    beta = 2.0 * _PI**2 / k
+    m = np.arange(1, max(2, math.ceil(60.0 / beta) + 1), dtype=np.float64)
+    return m, beta * m
+
+
+def _h(z: np.ndarray) -> np.ndarray:
+    """h(z) = z / sinh z, overflow-free for z > 0."""
+    q = np.exp(-z)
+    return 2.0 * z * q / -np.expm1(-2.0 * z)
+
+
+def _h_prime(z: np.ndarray) -> np.ndarray:
+    """h'(z) = (1 - z coth z) / sinh z for z > 0."""
+    q2 = np.exp(-2.0 * z)
+    csch = 2.0 * np.exp(-z) / -np.expm1(-2.0 * z)
+    return (1.0 - z * (1.0 + q2) / (1.0 - q2)) * csch
+
+
+def _deviation(method: str, u: np.ndarray, k: float) -> np.ndarray:
+    """r(u) - u for |u| <= 1/2 (float64), summed without cancellation when the Fourier form is used."""
+    if method == "tanh":
+        return _value(method, u, k) - u
+    if k >= _FOURIER_BELOW:
+        return _value(method, u, k) - u
+    m, z = _harmonics(k)
+    s = np.sin(2.0 * _PI * np.multiply.outer(u, m))
+    if method == "window":
+        a = (-1.0) ** m * (2.0 * _PI / k) * 2.0 * np.exp(-z) / -np.expm1(-2.0 * z)
+        return s @ a
+    c = np.cos(2.0 * _PI * np.multiply.outer(u, m))
+    n = s @ _h_prime(z)
+    d = 1.0 + 2.0 * (c @ _h(z))
+    return (2.0 * _PI / k) * n / d
+
+
+def _value(method: str, u: np.ndarray, k: float) -> np.ndarray:
+    """r(u) for |u| <= 1/2 in float64 by SPEC's series: the smooth value minus the nearest integer.
+
+    Window: pair form (2.1) or Fourier form (3.1); density: log-domain softmax (6.2) or Fourier ratio (3.2);
+    tanh: the stable soft_round form (8). Truncation errors are below 1e-18.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    if method == "tanh":
+        e = np.abs(u)
+        ratio = np.expm1(-2.0 * k * e) / np.expm1(-k)
+        return np.sign(u) * _sigmoid(-k * (1.0 - 2.0 * e)) * ratio
+    if k < _FOURIER_BELOW:
+        return u + _deviation(method, u, k)
+    big_m = math.ceil(46.0 / k) + 1
+    if method == "window":
+        h = np.arange(1, big_m + 1) - 0.5
+        terms = _sigmoid(k * np.subtract.outer(u, h)) - _sigmoid(-k * np.add.outer(u, h))
+        return terms[..., ::-1].sum(axis=-1)  # smallest terms first
+    j = np.arange(-big_m, big_m + 1, dtype=np.float64)
+    t = k * np.subtract.outer(u, j)
+    ell = -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t)))
+    w = np.exp(ell - ell[..., big_m : big_m + 1])
+    return (w @ j) / w.sum(axis=-1)
+
+
+def _slope(method: str, u: np.ndarray, k: float) -> np.ndarray:
+    """r'(u) for |u| <= 1/2 in float64 by SPEC's series (5, 3.1, 3.2, 8)."""
+    u = np.asarray(u, dtype=np.float64)
+    if method == "tanh":
+        tt = math.tanh(k / 2.0)
+        return 2.0 * k * _rho(2.0 * k * (np.abs(u) - 0.5)) / tt
+    if k < _FOURIER_BELOW:
+        m, z = _harmonics(k)
+        c = np.cos(2.0 * _PI * np.multiply.outer(u, m))
+        if method == "window":
+            return 1.0 + 2.0 * (c @ ((-1.0) ** m * _h(z)))
+        s = np.sin(2.0 * _PI * np.multiply.outer(u, m))
+        n = s @ _h_prime(z)
+        d = 1.0 + 2.0 * (c @ _h(z))
+        n1 = 2.0 * _PI * (c @ (m * _h_prime(z)))
+        d1 = -4.0 * _PI * (s @ (m * _h(z)))
+        return 1.0 + (2.0 * _PI / k) * (n1 * d - n * d1) / d**2
+    big_m = math.ceil(46.0 / k) + 1
+    if method == "window":
+        h = np.arange(1, big_m + 1) - 0.5
+        terms = _rho(k * np.subtract.outer(u, h)) + _rho(k * np.add.outer(u, h))
+        return k * terms[..., ::-1].sum(axis=-1)
+    j = np.arange(-big_m, big_m + 1, dtype=np.float64)
+    t = k * np.subtract.outer(u, j)
+    ell = -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t)))
+    w = np.exp(ell - ell[..., big_m : big_m + 1])
+    p = w / w.sum(axis=-1, keepdims=True)
+    mean_j = p @ j
+    tau = np.tanh(-t / 2.0)
+    mean_tau = (p * tau).sum(axis=-1)
+    return k * (p * (j - mean_j[..., None]) * (tau - mean_tau[..., None])).sum(axis=-1)
+
+
+# ======================================================================= the core (via="core")
+
+
+def _core_value(method: str, x: np.ndarray, k: float) -> np.ndarray:
+    import smoothround
+
+    return np.asarray(smoothround.round(np.asarray(x, dtype=np.float64), k, method=method), dtype=np.float64)
+
+
+def _core_slope(method: str, x: np.ndarray, k: float) -> np.ndarray:
+    import smoothround
+
+    out = smoothround.derivative(
+        smoothround.round, np.asarray(x, dtype=np.float64), k, method=method, wrt="x"
+    )
+    return np.asarray(out, dtype=np.float64)
+
+
+def _error_fn(method: str, k: float, via: str) -> Callable[[np.ndarray], np.ndarray]:
+    """u -> r(u) (= the error against round on (-1/2, 1/2))."""
+    if via == "core":
+        return lambda u: _core_value(method, u, k)
+    return lambda u: _value(method, u, k)
+
+
+# ======================================================================= quadrature
+
+
+def _half_period_rule(k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1/2], graded geometrically towards u = 1/2 on the scale 1/k."""
+    d = (1.0 / k) * 2.0 ** np.arange(-5.0, 80.0)
+    d = d[d < 0.5]
+    breaks = np.unique(np.concatenate([np.linspace(0.0, 0.5, 9), 0.5 - d]))
+    x, w = np.polynomial.legendre.leggauss(24)
+    a, b = breaks[:-1, None], breaks[1:, None]
+    return ((a + b) / 2 + (b - a) / 2 * x).ravel(), ((b - a) / 2 * w).ravel()
+
+
+def _period_mean(method: str, k: float, via: str, power: int) -> float:
+    """Mean of |e|^power over a period = 2 * integral_0^1/2 r(u)^power du."""
+    u, w = _half_period_rule(k)
+    r = _error_fn(method, k, via)(u)
+    return float(2.0 * np.sum(w * np.abs(r) ** power))
+
+
+# ======================================================================= error measures
+
+
+def l1_error(method: str, k: float, *, via: Via = "closed") -> float:
+    r"""L1 error against ``round`` over one period, :math:`\int_{-1/2}^{1/2} |r_k(u) - round(u)|\,du`.
+
+    Closed forms (SPEC 4): window :math:`(2/k)[\ln 2 + 2\sum_{j\ge1}(-1)^j\ln(1+e^{-kj/2})]`, or its dual
+    :math:`1/4 - (4/k)\sum_{m\ odd} 1/(m\sinh(2\pi^2 m/k))` for :math:`k < 2\pi`; tanh
+    :math:`1/2 - \ln\cosh(k/2)/(k\tanh(k/2))`; density by quadrature (no closed form; it is
+    :math:`(\ln 2 + 2e^{-k/2})/k` to leading order). Tends to 1/4 as ``k -> 0`` and to ``2 ln2/k`` (window),
+    ``ln2/k`` (density, tanh) as ``k -> inf``.
+
+    >>> round(l1_error("window", 5.0), 4), round(l1_error("density", 50.0), 5)
+    (0.2191, 0.01386)
+    >>> round(l1_error("tanh", 1e-9), 6)
+    0.25
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    if via == "core" or method == "density":
+        return _period_mean(method, k, via, 1)
+    if method == "tanh":
+        if k <= 20.0:
+            return 0.5 - math.log1p(2.0 * math.sinh(k / 4.0) ** 2) / (k * math.tanh(k / 2.0))
+        return -math.exp(-k) / -math.expm1(-k) + (math.log(2.0) - math.log1p(math.exp(-k))) / (
+            k * math.tanh(k / 2.0)
+        )
+    if k >= 2.0 * _PI:
+        j = np.arange(1, math.ceil(80.0 / k) + 2, dtype=np.float64)
+        s = np.sum(((-1.0) ** j * np.log1p(np.exp(-k * j / 2.0)))[::-1])
+        return float((2.0 / k) * (math.log(2.0) + 2.0 * s))
+    m = np.arange(1, 2 * math.ceil(60.0 * k / (2.0 * _PI**2)) + 3, 2, dtype=np.float64)
+    z = 2.0 * _PI**2 * m / k
+    inv_sinh = 2.0 * np.exp(-z) / -np.expm1(-2.0 * z)
+    return float(0.25 - (4.0 / k) * np.sum((inv_sinh / m)[::-1]))
+
+
+def rms_error(method: str, k: float, *, via: Via = "closed") -> float:
+    r"""Root-mean-square error against ``round`` over one period, :math:`(\int_{-1/2}^{1/2} e(u)^2 du)^{1/2}`.
+
+    No closed form: Gauss-Legendre quadrature (graded mesh) of SPEC's series, or of the core with
+    ``via="core"``. Tends to :math:`1/\sqrt{12}` (the identity) as ``k -> 0``; for large ``k`` the mean
+    square is
+    about :math:`2(\ln 2 - 1/2)/k` for the window method.
+
+    >>> round(rms_error("window", 1.0), 4), round(rms_error("window", 1000.0) ** 2 * 1000.0, 4)
+    (0.2887, 0.3863)
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    return math.sqrt(_period_mean(method, k, via, 2))
+
+
+def band_error(method: str, k: float, delta: float, *, via: Via = "closed") -> float:
+    r"""Worst error :math:`|r_k(x) - round(x)|` over all ``x`` at distance >= ``delta`` from the
+    half-integers.
+
+    The error is odd and increasing on a period (SPEC P7), so this is :math:`r_k(1/2 - \delta)`; about
+    :math:`\sigma(-k\delta)` (window), :math:`\sigma(-2k\delta)` (density) and :math:`e^{-2k\delta}` (tanh)
+    for
+    large ``k`` (SPEC 4). ``delta = 0`` gives the plain sup error, 1/2 for every ``k``. With ``via="core"``
+    the
+    maximum is taken over a dense grid of the core's values.
+
+    >>> round(band_error("window", 10.0, 0.1), 4), round(band_error("density", 10.0, 0.1), 4)
+    (0.2688, 0.1225)
+    >>> band_error("tanh", 3.0, 0.0)
+    0.5
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    delta = _check_number("delta", delta, 0.0, 0.5, closed_low=True, closed_high=True)
+    if via == "closed":
+        return float(abs(_value(method, np.array([0.5 - delta]), k)[0]))
+    x = np.linspace(-0.5 + delta, 0.5 - delta, 4001)  # one period: r - round keeps full relative precision
+    return float(np.max(np.abs(_core_value(method, x, k) - np.round(x))))
+
+
+def _solve_increasing(
+    f: Callable[[float], float],
+    target: float,
+    lo: float,
+    hi: float,
+    *,
+    log: bool = False,
+    iterations: int = 200,
+) -> float:
+    """The x in [lo, hi] where the increasing function f crosses target (bisection, in log x if ``log``)."""
+    a, b = (math.log(lo), math.log(hi)) if log else (lo, hi)
+    for _ in range(iterations):
+        mid = 0.5 * (a + b)
+        if mid in (a, b):
+            break
+        if f(math.exp(mid) if log else mid) < target:
+            a = mid
+        else:
+            b = mid
+    mid = 0.5 * (a + b)
+    return math.exp(mid) if log else mid
+
+
+def band_width(method: str, k: float, threshold: float, *, via: Via = "closed") -> float:
+    r"""Total width, per period, of the band around the half-integer where :math:`|r_k - round| >`
+    ``threshold``.
+
+    Equals :math:`1 - 2u^*` with :math:`r_k(u^*) = ` ``threshold`` (solved by bisection; closed form for tanh,
+    :math:`2\,\mathrm{atanh}(\tanh(k/2)(1-2\varepsilon))/k`). For large ``k`` about
+    :math:`2\ln(1/\varepsilon-1)/k`
+    (window) and :math:`\ln(1/\varepsilon-1)/k` (density) (SPEC 4). Near the identity it is
+    :math:`1 - 2\varepsilon`.
+
+    >>> round(band_width("window", 10.0, 0.01), 4), round(band_width("density", 100.0, 0.01), 5)
+    (0.8606, 0.04595)
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    eps = _check_number("threshold", threshold, 0.0, 0.5)
+    if via == "closed" and method == "tanh":
+        t = math.tanh(k / 2.0)
+        one_minus = (
+            2.0 * math.exp(-k) / (1.0 + math.exp(-k)) + 2.0 * eps * t
+        )  # 1 - t (1 - 2 eps), no cancellation
+        return float(math.log((2.0 - one_minus) / one_minus) / k)
+    err = _error_fn(method, k, via)
+
+    def err_at_distance(d: float) -> float:  # error at distance d from the half-integer, decreasing in d
+        return -float(err(np.array([0.5 - d]))[0])
+
+    d_star = _solve_increasing(err_at_distance, -eps, 1e-300, 0.5, log=True, iterations=120)
+    return 2.0 * d_star
+
+
+# ======================================================================= derivative extremes
+
+
+def derivative_min(method: str, k: float, *, via: Via = "closed") -> float:
+    r"""Smallest slope :math:`r_k'`, attained at the integers (SPEC P6): the flattest gradient training sees.
+
+    Series (SPEC 4): window :math:`2k\sum_{n\ge1}\rho(k(n-1/2))\approx 2ke^{-k/2}`, density
+    :math:`k\,\mathrm{Cov}_p(n, \tanh(kn/2))\approx 8ke^{-k}`, tanh :math:`k/\sinh k`. With ``via="core"``:
+    the
+    minimum of the core's derivative over a dense grid of one period.
+
+    >>> round(derivative_min("window", 5.0), 4), round(derivative_min("density", 5.0), 4)
+    (0.7066, 0.2525)
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    if via == "closed":
+        return float(_slope(method, np.array([0.0]), k)[0])
+    return float(np.min(_core_slope(method, np.linspace(-0.5, 0.5, 4001), k)))
+
+
+def derivative_max(method: str, k: float, *, via: Via = "closed") -> float:
+    r"""Largest slope :math:`r_k'`, attained at the half-integers (SPEC P6).
+
+    About ``k/4`` (window), ``(k/2) tanh(k/4)`` (density) and ``k / (2 tanh(k/2))`` (tanh).
+
+    >>> round(derivative_max("window", 10.0), 5), round(derivative_max("density", 10.0), 5)
+    (2.50091, 4.93353)
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    if via == "closed":
+        return float(_slope(method, np.array([0.5]), k)[0])
+    return float(np.max(_core_slope(method, np.linspace(-0.5, 0.5, 4001), k)))
+
+
+# ======================================================================= cost
+
+
+class Terms(NamedTuple):
+    """Terms the evaluation needs: ``direct`` (pairs M, window; half-width M of the 2M+1 weights, density) and
+    ``fourier`` (harmonics). ``None`` for tanh, which has a closed form."""
+
+    direct: int | None
+    fourier: int | None
+
+
+def _first_below(log_bound: Callable[[np.ndarray], np.ndarray], log_tol: float, start: int) -> int:
+    """Smallest integer M >= start with log_bound(M) <= log_tol (bound decreasing in M), searched in
+    chunks."""
+    lo = start
+    size = 256
+    while True:
+        m = np.arange(lo, lo + size, dtype=np.float64)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            ok = np.nonzero(log_bound(m) <= log_tol)[0]
+        if ok.size:
+            return int(m[ok[0]])
+        lo += size
+        size *= 2
+
+
+def _log_window_fourier_bound(k: float, m: np.ndarray) -> np.ndarray:
+    beta = 2.0 * _PI**2 / k
+    return (
+        math.log(4.0 * _PI / k)
+        - beta * (m + 1)
+        - math.log(-math.expm1(-beta))
+        - np.log(-np.expm1(-2.0 * beta * (m + 1)))
+    )
+
+
+def _log_density_direct_error(k: float, m: np.ndarray) -> np.ndarray:
+    # E2(k, M) = (M + 1/2) rho(k(M + 1/2)) / (2 sum_{j<=M} rho(k(j - 1/2)) + rho(k(M + 1/2))), in logs
+    def log_rho(t: np.ndarray) -> np.ndarray:
+        return -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t)))
+
+    top = int(m[-1])
+    j = np.arange(1, top + 1, dtype=np.float64)
+    lr = log_rho(k * (j - 0.5)) - log_rho(np.array([k * 0.5]))
+    cums = np.cumsum(np.exp(lr))[m.astype(int) - 1]
+    tail = log_rho(k * (m + 0.5)) - log_rho(np.array([k * 0.5]))
+    return np.log(m + 0.5) + tail - np.log(2.0 * cums + np.exp(tail))
+
+
+def _density_fourier_bound(k: float, m: np.ndarray) -> np.ndarray:
+    beta = 2.0 * _PI**2 / k
+    z0 = beta * (m + 1)
+    q = math.exp(-beta)
+    p = beta * np.exp(-beta * (m + 1)) * ((m + 1) - m * q) / (1.0 - q) ** 2
+    shrink = -np.expm1(-2.0 * z0)
+    dn = (4.0 * _PI / k) * p / np.tanh(z0) / shrink
+    dd = 4.0 * p / shrink
+    d_min = float(_slope("window", np.array([0.0]), k)[0])
+    return np.where(d_min > dd, (dn + dd / 2.0) / np.maximum(d_min - dd, 1e-300), np.inf)
+
+
+def terms_needed(method: str, k: float, tol: float, *, via: Via = "closed") -> Terms:
+    """Number of terms for a sup truncation error <= ``tol``: direct sum against Fourier series (SPEC 2-3).
+
+    Closed: window pairs ``max(1, ceil(ln(1/tol - 1)/k))``; density the smallest M with the exact tie error
+    E2(k, M) <= tol; Fourier harmonics from the tail bounds T1 (window) and T2 (density). ``via="core"``
+    asks the
+    core (``_rounding_math.direct_terms`` / ``fourier_terms``; its density direct count uses the certified
+    bound B2,
+    at most one more). The direct sum is cheaper from k ~ 4.3-4.65 on (SPEC 3.3).
+
+    >>> terms_needed("window", 2.0, 1e-16), terms_needed("density", 10.0, 1e-7)
+    (Terms(direct=19, fourier=3), Terms(direct=2, fourier=11))
+    >>> terms_needed("tanh", 10.0, 1e-7)
+    Terms(direct=None, fourier=None)
+    """
+    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    tol = _check_number("tol", tol, 0.0, 0.5)
+    if method == "tanh":
+        return Terms(None, None)
+    if via == "core":
+        from smoothround import _rounding_math
+
+        try:
+            fourier: int | None = int(_rounding_math.fourier_terms(method, k, tol))
+        except ArithmeticError:  # the core caps its harmonics; it never uses Fourier at such k
+            fourier = None
+        return Terms(int(_rounding_math.direct_terms(method, k, tol)), fourier)
+    log_tol = math.log(tol)
+    if method == "window":
+        direct = max(1, math.ceil(math.log(1.0 / tol - 1.0) / k))
+        fourier = _first_below(lambda m: _log_window_fourier_bound(k, m), log_tol, 0)
+    else:
+        direct = _first_below(lambda m: _log_density_direct_error(k, m), log_tol, 1)
+        fourier = _first_below(lambda m: np.log(_density_fourier_bound(k, m)), log_tol, 0)
+    return Terms(int(direct), int(fourier))
+
+
+# ======================================================================= identity
+
+
+def _identity_gap(method: str, k: float) -> float:
+    """sup_x |r_k(x) - x| (SPEC Table T6)."""
+    if method == "tanh" and k < 1e-2:
+        # s(y) - y = k^2 r (1/12 - r^2/3) + O(k^4) (SPEC 8), largest at r = 1/sqrt(12): k^2 / (36 sqrt 3)
+        return k * k / (36.0 * math.sqrt(3.0))
+    u = np.linspace(0.0, 0.5, 2001)
+    g = np.abs(_deviation(method, u, k))
+    i = int(np.argmax(g))
+    fine = np.linspace(u[max(i - 1, 0)], u[min(i + 1, u.size - 1)], 2001)
+    return float(max(g[i], np.max(np.abs(_deviation(method, fine, k)))))
+
+
+def identity_threshold(method: str, tol: float = FLOAT64_EPS) -> float:
+    """Largest ``k`` with ``sup |r_k(x) - x| <= tol``: below it the method is practically the identity
+    (Table T6).
+
+    Window: 1.032 (float32), 0.494 (float64); density: 0.883, 0.450. soft_round approaches the identity only
+    quadratically (error ~0.016 k^2), so its threshold is tiny: 1.9e-3 (float32), 8.3e-8 (float64).
+
+    >>> round(identity_threshold("window", FLOAT32_EPS), 3), round(identity_threshold("density"), 3)
+    (1.032, 0.45)
+    """
+    method = _check_method(method)
+    tol = _check_number("tol", tol, 0.0, 0.5)
+    return _solve_increasing(lambda k: _identity_gap(method, k), tol, 1e-9, 50.0, log=True, iterations=80)
+
+
+def is_identity(method: str, k: float, tol: float = FLOAT64_EPS) -> bool:
+    """True when ``r_k(x) = x`` to within ``tol`` for every ``x`` (so rounding does practically nothing).
+
+    >>> is_identity("window", 1.0, FLOAT32_EPS), is_identity("window", 1.0)
+    (True, False)
+    >>> is_identity("tanh", 1.0, FLOAT32_EPS)
+    False
+    """
+    method, k = _check_method(method), _check_k(k)
+    tol = _check_number("tol", tol, 0.0, 0.5)
+    return _identity_gap(method, k) <= tol
+
+
+# ======================================================================= the inverse question
+
+
+def k_for(
+    method: str,
+    *,
+    l1_error: float | None = None,
+    error: float | None = None,
+    delta: float | None = None,
+    min_derivative: float | None = None,
+    via: Via = "closed",
+) -> float:
+    r"""The ``k`` that meets one target exactly (bisection on the monotone measure).
+
+    * ``l1_error=e``: the smallest (smoothest) ``k`` whose L1 error over a period is <= ``e`` (``e < 1/4``).
+      Rule of thumb (SPEC T4b): ``2 ln2 / e`` (window), ``ln2 / e`` (density, tanh).
+    * ``error=e, delta=d``: the smallest ``k`` whose error is <= ``e`` wherever ``x`` is at least ``d`` from a
+      half-integer. Rule: ``ln(1/e - 1)/d`` (window), half that (density).
+    * ``min_derivative=g``: the largest (sharpest) ``k`` whose slope at the integers is still >= ``g`` (``0
+      < g < 1``),
+      so that gradients never shrink below ``g``.
+
+    >>> round(k_for("window", l1_error=0.01), 2), round(k_for("density", error=1e-3, delta=0.1), 3)
+    (138.63, 34.534)
+    >>> round(k_for("window", min_derivative=0.5), 3)
+    6.283
+    """
+    method, via = _check_method(method), _check_via(via)
+    given = [
+        name
+        for name, v in (("l1_error", l1_error), ("error", error), ("min_derivative", min_derivative))
+        if v is not None
+    ]
+    if len(given) != 1:
+        got = ", ".join(given) or "none"
+        msg = f"give exactly one of `l1_error`, `error` (with `delta`) or `min_derivative`; got {got}."
+        raise ValueError(msg)
+    if error is None and delta is not None:
+        msg = "`delta` goes with `error`; give `error` too."
+        raise ValueError(msg)
+    v: Via = "core" if via == "core" else "closed"
+    if l1_error is not None:
+        target = _check_number("l1_error", l1_error, 0.0, 0.25)
+
+        def neg_l1(k: float) -> float:
+            return -l1_error_fn(method, k, via=v)
+
+        return _solve_increasing(neg_l1, -target, _K_LO, _K_HI, log=True, iterations=100)
+    if error is not None:
+        if delta is None:
+            msg = "`error` needs `delta`, the distance from the half-integers beyond which it must hold."
+            raise ValueError(msg)
+        d = _check_number("delta", delta, 0.0, 0.5)
+        target = _check_number("error", error, 0.0, 0.5 - d)
+
+        def neg_band(k: float) -> float:
+            return -band_error(method, k, d, via=v)
+
+        return _solve_increasing(neg_band, -target, _K_LO, _K_HI, log=True, iterations=100)
+    floor = _check_number("min_derivative", min_derivative, 0.0, 1.0)
+
+    def neg_slope(k: float) -> float:
+        return -derivative_min(method, k, via=v)
+
+    return _solve_increasing(neg_slope, -floor, _K_LO, _K_HI, log=True, iterations=100)
+
+
+l1_error_fn = l1_error  # k_for shadows the name with its keyword argument
+
+
+def k_rule(
+    method: str, *, l1_error: float | None = None, error: float | None = None, delta: float | None = None
+) -> float:
+    """SPEC's closed-form rule of thumb for ``k`` (Table T4b), to compare with the exact :func:`k_for`.
+
+    >>> round(k_rule("window", l1_error=0.1), 3), round(k_rule("density", error=1e-3, delta=0.1), 3)
+    (13.863, 34.534)
+    """
+    method = _check_method(method)
+    if l1_error is not None:
+        e = _check_number("l1_error", l1_error, 0.0, 0.25)
+        return (2.0 if method == "window" else 1.0) * math.log(2.0) / e
+    if error is None or delta is None:
+        msg = "give `l1_error`, or `error` together with `delta`."
+        raise ValueError(msg)
+    d = _check_number("delta", delta, 0.0, 0.5)
+    e = _check_number("error", error, 0.0, 0.5)
+    return math.log(1.0 / e - 1.0) / ((1.0 if method == "window" else 2.0) * d)
+
+
+# ======================================================================= tables
+
+
+def error_table(
+    ks: Iterable[float] = (1, 2, 5, 10, 20, 50, 100, 1000),
+    methods: Sequence[str] = METHODS,
+    *,
+    delta: float = 0.1,
+    threshold: float = 1e-2,
+    via: Via = "closed",
+) -> list[dict[str, Any]]:
+    """One row per (k, method): the error and gradient measures of SPEC Table T4a, plus RMS and identity
+    flags.
+
+    >>> row = error_table([10], ["window"])[0]
+    >>> row["method"], row["k"], round(row["L1"], 4), round(row["r'(0) min"], 3)
+    ('window', 10.0, 0.136, 0.133)
+    """
+    rows = []
+    for k in ks:
+        k = _check_k(k)
+        for method in methods:
+            _check_method(method)
+            note = (
+                "identity (float64)"
+                if is_identity(method, k, FLOAT64_EPS)
+                else "identity (float32)"
+                if is_identity(method, k, FLOAT32_EPS)
+                else ""
+            )
+            l1 = l1_error(method, k, via=via)
+            rows.append(
+                {
+                    "method": method,
+                    "k": k,
+                    "L1": l1,
+                    "k*L1": k * l1,
+                    "RMS": rms_error(method, k, via=via),
+                    f"err(dist>={delta:g})": band_error(method, k, delta, via=via),
+                    f"width(err>{threshold:g})": band_width(method, k, threshold, via=via),
+                    "r'(0) min": derivative_min(method, k, via=via),
+                    "r'(1/2) max": derivative_max(method, k, via=via),
+                    "note": note,
+                }
+            )
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if v == 0.0 or not math.isfinite(v):
+            return f"{v:g}"
+        return f"{v:.4g}"
+    return str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Plain-text, fixed-width rendering of table rows (4 significant digits), suitable for a terminal or a
+    note.
+
+    >>> print(format_table([{"k": 5.0, "L1": 0.21906}, {"k": 10.0, "L1": 0.136}]))
+    k   L1
+    --  ------
+    5   0.2191
+    10  0.136
+    """
+    if not rows:
+        return ""
+    cols = list(columns) if columns is not None else list(rows[0])
+    cells = [[_fmt(row.get(c)) for c in cols] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
