@@ -174,6 +174,9 @@ def bounds(name: str, k: float, *, n: int = 2) -> Bound:
     if n < 2:
         msg = f"`n` must be an integer >= 2; got {n!r}."
         raise ValueError(msg)
+    if full.endswith(":power") and kf < 1.0:
+        msg = f"`k` must be >= 1 for the power mean; got {k!r}."
+        raise ValueError(msg)
     if math.isinf(kf):
         side = _RULES[full](1.0, n)[1]
         return Bound(full, kf, 0.0, side, math.inf, 1.0, full.endswith(":power"), "hard function")

@@ -172,6 +172,9 @@ def _pairwise(a: Any, b: Any, k: Any, method: str, is_min: bool) -> Array:
     kf = sharpness(k)
     prepared, b_arr = prepare_pair(a, b)
     if method == "power":
+        if kf < 1.0:
+            msg = f"`k` must be >= 1 for method='power' (the power-mean exponent); got {k!r}."
+            raise ValueError(msg)
         _check_nonnegative("a", prepared.array)
         _check_nonnegative("b", b_arr)
     op = PairwiseOp(method, kf, is_min)
@@ -190,7 +193,8 @@ def smooth_maximum(a: Array, b: Array, /, *, k: float, method: str = "logsumexp"
       = d sigmoid(k d) + b``, from below, error ``W(1/e)/k = 0.2785/k``;
     * "erf": ``(a + b + d erf(k d)) / 2``, from below, error ``0.1202/k``;
     * "sqrt": ``(a + b + sqrt(d^2 + 1/k^2)) / 2``, from above, error ``1/(2k)``;
-    * "power": ``(a^k + b^k)^(1/k)`` for ``a, b >= 0``, from above, relative error ``2^(1/k) - 1``.
+    * "power": ``(a^k + b^k)^(1/k)`` for ``a, b >= 0`` and ``k >= 1``, from above, relative error
+      ``2^(1/k) - 1``.
 
     Limit: ``maximum(a, b)`` as k -> inf. Guarantee: ``bounds("smooth_maximum:<method>", k)``; gradient
     Lipschitz constant k/2, k, k, 4k/sqrt(pi), k (none for "power"). At a tie each operand gets derivative
