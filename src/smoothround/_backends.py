@@ -15,7 +15,6 @@ torch and jax are imported only when a tensor of theirs is already in hand (eino
 
 from __future__ import annotations
 
-import functools
 import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -75,8 +74,8 @@ def backend_of(x: Any) -> str:
     return "numpy"
 
 
-@functools.cache
-def _namespace(backend: str) -> Any:
+def namespace(backend: str) -> Any:
+    """The array-API namespace of a backend name ('numpy', 'torch' or 'jax'); imports are cached by Python."""
     if backend == "torch":
         import array_api_compat.torch as xp_torch
 
@@ -88,11 +87,6 @@ def _namespace(backend: str) -> Any:
     import array_api_compat.numpy as xp_numpy
 
     return xp_numpy
-
-
-def namespace(backend: str) -> Any:
-    """The array-API namespace of a backend name ('numpy', 'torch' or 'jax')."""
-    return _namespace(backend)
 
 
 # ---------------------------------------------------------------------------------------------- dtypes

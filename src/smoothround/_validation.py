@@ -34,9 +34,7 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
 
 def is_python_number(value: Any) -> bool:
     """True for Python and NumPy real scalars (not bool), which are kept as Python floats."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.ndim(value) == 0 and not (
-        hasattr(value, "shape") and not isinstance(value, np.generic)
-    )
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def check_real_scalar(name: str, value: Any) -> float:
@@ -62,15 +60,21 @@ def check_positive(name: str, value: Any, *, allow_inf: bool = True) -> Any:
 
     Arrays traced by ``jax.jit`` or ``torch.compile`` cannot be read; they are passed through unchecked.
     """
-    values = np.asarray(value, dtype=np.float64) if is_python_number(value) else _concrete_values(value)
+    what = "positive and finite" if not allow_inf else "positive (inf gives the hard function)"
+    if is_python_number(value):
+        number = float(value)
+        if math.isnan(number) or number <= 0 or (not allow_inf and math.isinf(number)):
+            msg = f"`{name}` must be {what}; got {value!r}."
+            raise ValueError(msg)
+        return value
+    values = _concrete_values(value)
     if values is None:
         return value
     bad = np.isnan(values) | (values <= 0)
     if not allow_inf:
         bad |= np.isinf(values)
     if np.any(bad):
-        shown = values[bad].flat[0] if values.ndim else float(values)
-        what = "positive and finite" if not allow_inf else "positive (inf gives the hard function)"
+        shown = float(values[bad].flat[0]) if values.ndim else float(values)
         where = "" if values.ndim == 0 else f" (an element of the array of shape {values.shape})"
         msg = f"`{name}` must be {what}; got {shown!r}{where}."
         raise ValueError(msg)
