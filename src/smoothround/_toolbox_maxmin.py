@@ -58,7 +58,7 @@ def _max_partial_a(method: str, xp: Any, a: Array, b: Array, k: float) -> Array:
     if method in ("boltzmann", "acon"):
         return sigmoid(xp, u) + u * sigmoid_prime(xp, u)
     if method == "erf":
-        return 0.5 * (erf(xp, u) + _TWO_OVER_SQRT_PI * u * xp.exp(-u * u))
+        return 0.5 * (1.0 + erf(xp, u) + _TWO_OVER_SQRT_PI * u * xp.exp(-u * u))
     if method == "sqrt":
         return 0.5 * (1.0 + u / xp.hypot(u, xp.ones_like(u)))
     raise AssertionError(method)
