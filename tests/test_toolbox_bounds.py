@@ -1,9 +1,9 @@
 """The stated (alpha, beta) constants of every toolbox function hold on dense grids and are tight.
 
-For each name in ``BOUND_NAMES`` the worst error and the largest second derivative are measured on a grid dense
-relative to the width 1/k (derivatives by torch autograd through the closed-form backward, the second one by
-finite differences of it). The bound must hold, the error must keep its stated side, and the measured values
-must reach ``bound / tight_factor``. Run this file as a script to print the table of measured figures.
+For each name in ``BOUND_NAMES`` the worst error and the largest second derivative are measured on a grid
+dense relative to the width 1/k (derivatives by torch autograd through the closed-form backward, the second
+one by finite differences of it). The bound must hold, the error must keep its stated side, and the measured
+values must reach ``bound / tight_factor``. Run this file as a script to print the table of measured figures.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _unary(name: str, k: float):
     if family in ("smooth_maximum", "smooth_minimum"):
         f = sr.smooth_maximum if family == "smooth_maximum" else sr.smooth_minimum
         hard = np.maximum if family == "smooth_maximum" else np.minimum
-        # as a function of d = a - b with b = 0; the Hessian in (a, b) is g''(d) [[1, -1], [-1, 1]], norm 2|g''|
+        # as a function of d = a - b with b = 0; Hessian in (a, b): g''(d) [[1, -1], [-1, 1]], norm 2|g''|
         return (lambda x: f(x, 0.0, k=k, method=method)), (lambda x: hard(x, 0.0))
     raise AssertionError(name)
 
@@ -117,8 +117,15 @@ def _measure_axis(family: str, method: str, k: float, n: int) -> tuple[float, fl
     return float(np.max(np.abs(all_diff))), lip, _side(all_diff)
 
 
-CASES = [(name, n) for name in sr.BOUND_NAMES for n in ((2, 3, 8) if name.startswith("smooth_m") and
-         name.split(":")[0] in ("smooth_max", "smooth_min") else (2,))]
+CASES = [
+    (name, n)
+    for name in sr.BOUND_NAMES
+    for n in (
+        (2, 3, 8)
+        if name.startswith("smooth_m") and name.split(":")[0] in ("smooth_max", "smooth_min")
+        else (2,)
+    )
+]
 
 
 @pytest.mark.parametrize(("name", "n"), CASES)
@@ -166,12 +173,16 @@ def test_bounds_dataclass_is_frozen() -> None:
 
 
 if __name__ == "__main__":  # the table of the closing note
-    print(f"| {'function:method':26} | {'n':>2} | {'k':>5} | {'measured sup err':>16} | {'bound':>10} | "
-          f"{'side':5} | {'measured L':>10} | {'bound L':>10} |")
+    print(
+        f"| {'function:method':26} | {'n':>2} | {'k':>5} | {'measured sup err':>16} | {'bound':>10} | "
+        f"{'side':5} | {'measured L':>10} | {'bound L':>10} |"
+    )
     for name, n in CASES:
         for k in (0.7, 40.0):
             k = k + 1.0 if name.endswith(":power") else k
             b = sr.bounds(name, k, n=n)
             err, lip, side = measure(name, k, n)
-            print(f"| {name:26} | {n:>2} | {k:>5} | {err:16.6g} | {b.sup_error:10.6g} | {b.side:5} | "
-                  f"{lip:10.5g} | {b.gradient_lipschitz:10.5g} |")
+            print(
+                f"| {name:26} | {n:>2} | {k:>5} | {err:16.6g} | {b.sup_error:10.6g} | {b.side:5} | "
+                f"{lip:10.5g} | {b.gradient_lipschitz:10.5g} |"
+            )

@@ -27,8 +27,14 @@ FUNCTIONS = {
     **{f"abs:{m}": (lambda x, k, m=m: sr.smooth_abs(x, k=k, method=m)) for m in ("logcosh", "erf", "sqrt")},
     "relu": lambda x, k: sr.smooth_relu(x, k=k),
     "clamp": lambda x, k: sr.smooth_clamp(x, lo=-1.0, hi=2.0, k=k),
-    **{f"sign:{m}": (lambda x, k, m=m: sr.smooth_sign(x, k=k, method=m)) for m in ("logistic", "erf", "arctan")},
-    **{f"step:{m}": (lambda x, k, m=m: sr.smooth_step(x, k=k, method=m)) for m in ("logistic", "erf", "arctan")},
+    **{
+        f"sign:{m}": (lambda x, k, m=m: sr.smooth_sign(x, k=k, method=m))
+        for m in ("logistic", "erf", "arctan")
+    },
+    **{
+        f"step:{m}": (lambda x, k, m=m: sr.smooth_step(x, k=k, method=m))
+        for m in ("logistic", "erf", "arctan")
+    },
     **{
         f"maximum:{m}": (lambda x, k, m=m: sr.smooth_maximum(x, 0.5 * x + 0.25, k=k, method=m))
         for m in ("logsumexp", "boltzmann", "acon", "erf", "sqrt")
@@ -45,18 +51,27 @@ FUNCTIONS = {
     "soft_argmax": lambda x, k: sr.soft_argmax(x, k=k),
     "soft_onehot": lambda x, k: sr.soft_onehot(x, n=4, k=k),
     **{
-        f"steps:{m}": (lambda x, k, m=m: sr.smooth_steps(x, [-1.0, 0.0, 2.0], [0.0, 1.0, -1.0, 3.0], kernel=m,
-                                                       width=1.0 / k))
+        f"steps:{m}": (
+            lambda x, k, m=m: sr.smooth_steps(
+                x, [-1.0, 0.0, 2.0], [0.0, 1.0, -1.0, 3.0], kernel=m, width=1.0 / k
+            )
+        )
         for m in ("logistic", "gaussian", "cauchy")
     },
-    **{f"mollifier:{m}": (lambda x, k, m=m: sr.mollifier(x, kernel=m, width=1.0 / k))
-       for m in ("logistic", "gaussian", "cauchy")},
+    **{
+        f"mollifier:{m}": (lambda x, k, m=m: sr.mollifier(x, kernel=m, width=1.0 / k))
+        for m in ("logistic", "gaussian", "cauchy")
+    },
 }
 # the same function with k = inf (hard) for the limit test, as a NumPy reference
 HARD = {
-    "abs": np.abs, "relu": lambda x: np.maximum(x, 0), "clamp": lambda x: np.clip(x, -1.0, 2.0),
-    "sign": np.sign, "step": lambda x: 0.5 + 0.5 * np.sign(x),
-    "maximum": lambda x: np.maximum(x, 0.5 * x + 0.25), "minimum": lambda x: np.minimum(x, 0.5 * x + 0.25),
+    "abs": np.abs,
+    "relu": lambda x: np.maximum(x, 0),
+    "clamp": lambda x: np.clip(x, -1.0, 2.0),
+    "sign": np.sign,
+    "step": lambda x: 0.5 + 0.5 * np.sign(x),
+    "maximum": lambda x: np.maximum(x, 0.5 * x + 0.25),
+    "minimum": lambda x: np.minimum(x, 0.5 * x + 0.25),
 }
 
 
@@ -65,16 +80,23 @@ def test_logsumexp_softmax_against_scipy() -> None:
     x = rng.normal(size=(5, 7)) * 10
     for k in (0.1, 1.0, 13.0):
         for axis in (0, 1, -1):
-            np.testing.assert_allclose(sr.smooth_max(x, k=k, axis=axis), sp_logsumexp(k * x, axis=axis) / k,
-                                       rtol=1e-13)
-            np.testing.assert_allclose(sr.smooth_min(x, k=k, axis=axis), -sp_logsumexp(-k * x, axis=axis) / k,
-                                       rtol=1e-13)
-            np.testing.assert_allclose(sr.softmax(x, k=k, axis=axis), sp_softmax(k * x, axis=axis), rtol=1e-12)
+            np.testing.assert_allclose(
+                sr.smooth_max(x, k=k, axis=axis), sp_logsumexp(k * x, axis=axis) / k, rtol=1e-13
+            )
+            np.testing.assert_allclose(
+                sr.smooth_min(x, k=k, axis=axis), -sp_logsumexp(-k * x, axis=axis) / k, rtol=1e-13
+            )
+            np.testing.assert_allclose(
+                sr.softmax(x, k=k, axis=axis), sp_softmax(k * x, axis=axis), rtol=1e-12
+            )
             w = sp_softmax(k * x, axis=axis)
-            np.testing.assert_allclose(sr.smooth_max(x, k=k, axis=axis, method="boltzmann"),
-                                       np.sum(w * x, axis=axis), rtol=1e-12)
+            np.testing.assert_allclose(
+                sr.smooth_max(x, k=k, axis=axis, method="boltzmann"), np.sum(w * x, axis=axis), rtol=1e-12
+            )
             idx = np.arange(x.shape[axis]).reshape([-1 if a == axis % 2 else 1 for a in range(2)])
-            np.testing.assert_allclose(sr.soft_argmax(x, k=k, axis=axis), np.sum(w * idx, axis=axis), rtol=1e-12)
+            np.testing.assert_allclose(
+                sr.soft_argmax(x, k=k, axis=axis), np.sum(w * idx, axis=axis), rtol=1e-12
+            )
     np.testing.assert_allclose(sr.smooth_max(x, k=2.0, axis=None), sp_logsumexp(2 * x) / 2, rtol=1e-13)
     assert sr.smooth_max(x, k=2.0, axis=None, keepdims=True).shape == (1, 1)
     assert sr.smooth_max(x, k=2.0, axis=0, keepdims=True).shape == (1, 7)
@@ -93,16 +115,28 @@ def test_pairwise_closed_forms() -> None:
         "sqrt": (a + b + np.sqrt(d**2 + 1 / k**2)) / 2,
     }
     for method, expected in exp.items():
-        np.testing.assert_allclose(sr.smooth_maximum(a, b, k=k, method=method), expected, rtol=1e-12, atol=1e-13)
-        np.testing.assert_allclose(sr.smooth_minimum(a, b, k=k, method=method),
-                                   -sr.smooth_maximum(-a, -b, k=k, method=method), rtol=1e-14)
+        np.testing.assert_allclose(
+            sr.smooth_maximum(a, b, k=k, method=method), expected, rtol=1e-12, atol=1e-13
+        )
+        np.testing.assert_allclose(
+            sr.smooth_minimum(a, b, k=k, method=method),
+            -sr.smooth_maximum(-a, -b, k=k, method=method),
+            rtol=1e-14,
+        )
     pa, pb = np.abs(a), np.abs(b)
-    np.testing.assert_allclose(sr.smooth_maximum(pa, pb, k=3.0, method="power"), (pa**3 + pb**3) ** (1 / 3),
-                               rtol=1e-13)
-    np.testing.assert_allclose(sr.smooth_minimum(pa, pb, k=3.0, method="power"),
-                               (pa**-3.0 + pb**-3.0) ** (-1 / 3), rtol=1e-13)
-    assert sr.smooth_minimum(np.array([0.0, 0.0]), np.array([0.0, 2.0]), k=2.0, method="power").tolist() == [0, 0]
-    np.testing.assert_allclose(sr.smooth_maximum(np.zeros(2), np.array([0.0, 2.0]), k=2.0, method="power"), [0, 2])
+    np.testing.assert_allclose(
+        sr.smooth_maximum(pa, pb, k=3.0, method="power"), (pa**3 + pb**3) ** (1 / 3), rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        sr.smooth_minimum(pa, pb, k=3.0, method="power"), (pa**-3.0 + pb**-3.0) ** (-1 / 3), rtol=1e-13
+    )
+    assert sr.smooth_minimum(np.array([0.0, 0.0]), np.array([0.0, 2.0]), k=2.0, method="power").tolist() == [
+        0,
+        0,
+    ]
+    np.testing.assert_allclose(
+        sr.smooth_maximum(np.zeros(2), np.array([0.0, 2.0]), k=2.0, method="power"), [0, 2]
+    )
 
 
 def test_elementwise_closed_forms() -> None:
@@ -112,12 +146,14 @@ def test_elementwise_closed_forms() -> None:
     np.testing.assert_allclose(sr.smooth_abs(X, k=k, method="sqrt"), np.sqrt(X**2 + 1 / k**2), rtol=1e-13)
     np.testing.assert_allclose(sr.smooth_relu(X, k=k), np.log1p(np.exp(k * X)) / k, rtol=1e-12)
     sp = lambda z: np.log1p(np.exp(k * z)) / k  # noqa: E731
-    np.testing.assert_allclose(sr.smooth_clamp(X, lo=-1.0, hi=0.5, k=k), -1.0 + sp(X + 1) - sp(X - 0.5),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        sr.smooth_clamp(X, lo=-1.0, hi=0.5, k=k), -1.0 + sp(X + 1) - sp(X - 0.5), rtol=1e-12, atol=1e-14
+    )
     np.testing.assert_allclose(sr.smooth_step(X, k=k), 1 / (1 + np.exp(-k * X)), rtol=1e-13)
     np.testing.assert_allclose(sr.smooth_step(X, k=k, method="erf"), (1 + sp_erf(k * X)) / 2, rtol=1e-13)
-    np.testing.assert_allclose(sr.smooth_step(X, k=k, method="arctan"), 0.5 + np.arctan(k * X) / np.pi,
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        sr.smooth_step(X, k=k, method="arctan"), 0.5 + np.arctan(k * X) / np.pi, rtol=1e-13
+    )
     np.testing.assert_allclose(sr.smooth_sign(X, k=k), 2 / (1 + np.exp(-k * X)) - 1, atol=1e-14)
 
 
@@ -136,8 +172,10 @@ def test_argmax_limits() -> None:
     np.testing.assert_allclose(sr.softmax(x, k=1e6), [[0, 1, 0], [0.5, 0, 0.5]])
     np.testing.assert_array_equal(sr.softmax(x, k=math.inf), [[0, 1, 0], [0.5, 0, 0.5]])
     np.testing.assert_allclose(sr.soft_argmax(x, k=1e6), [1.0, 1.0])
-    np.testing.assert_allclose(sr.soft_onehot(np.array([0.4, 2.6, 7.0, -3.0]), n=3, k=1e6),
-                               [[1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]])
+    np.testing.assert_allclose(
+        sr.soft_onehot(np.array([0.4, 2.6, 7.0, -3.0]), n=3, k=1e6),
+        [[1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]],
+    )
     np.testing.assert_allclose(np.sum(sr.soft_onehot(np.linspace(-1, 4, 11), n=4, k=0.3), axis=-1), 1.0)
 
 
@@ -179,8 +217,11 @@ def test_pairwise_gradients_in_both_operands() -> None:
             b = torch.tensor([[0.7], [1.0]], dtype=torch.float64, requires_grad=True)
             assert torch.autograd.gradcheck(lambda u, v, f=f, m=method: f(u, v, k=2.0, method=m), (a, b))
             with jax.enable_x64(True):
-                check_grads(lambda u, v, f=f, m=method: f(u, v, k=2.0, method=m),
-                            (jnp.asarray(a.detach().numpy()), jnp.asarray(b.detach().numpy())), order=1)
+                check_grads(
+                    lambda u, v, f=f, m=method: f(u, v, k=2.0, method=m),
+                    (jnp.asarray(a.detach().numpy()), jnp.asarray(b.detach().numpy())),
+                    order=1,
+                )
     # at a tie each operand gets 1/2, and autodiff of the stable form would not
     a = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
     b = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
@@ -190,8 +231,12 @@ def test_pairwise_gradients_in_both_operands() -> None:
 
 def test_kink_derivatives() -> None:
     z = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    for fn, expected in [(lambda v: sr.smooth_abs(v, k=3.0), 0.0), (lambda v: sr.smooth_relu(v, k=3.0), 0.5),
-                         (lambda v: sr.smooth_step(v, k=4.0), 1.0), (lambda v: sr.smooth_sign(v, k=4.0), 2.0)]:
+    for fn, expected in [
+        (lambda v: sr.smooth_abs(v, k=3.0), 0.0),
+        (lambda v: sr.smooth_relu(v, k=3.0), 0.5),
+        (lambda v: sr.smooth_step(v, k=4.0), 1.0),
+        (lambda v: sr.smooth_sign(v, k=4.0), 2.0),
+    ]:
         (g,) = torch.autograd.grad(fn(z).sum(), z)
         assert float(g) == expected
     assert float(jax.grad(lambda v: sr.smooth_relu(v, k=3.0))(0.0)) == 0.5
@@ -240,8 +285,11 @@ def test_dtype_kept(name: str) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    x=arrays(np.float64, array_shapes(min_dims=1, max_dims=3, max_side=5),
-             elements=st.floats(-50, 50, allow_nan=False)),
+    x=arrays(
+        np.float64,
+        array_shapes(min_dims=1, max_dims=3, max_side=5),
+        elements=st.floats(-50, 50, allow_nan=False),
+    ),
     k=st.floats(1e-3, 1e4),
 )
 def test_properties_hypothesis(x: np.ndarray, k: float) -> None:
@@ -252,8 +300,10 @@ def test_properties_hypothesis(x: np.ndarray, k: float) -> None:
     assert np.all(lse <= hard + math.log(n) / k + 1e-9 * (1 + np.abs(hard)))
     boltz = sr.smooth_max(x, k=k, axis=-1, method="boltzmann")
     assert np.all(boltz <= hard + 1e-9 * (1 + np.abs(hard)))
-    assert np.all(boltz >= hard - sr.bounds("smooth_max:boltzmann", k, n=max(n, 2)).sup_error - 1e-9 * (
-        1 + np.abs(hard)))
+    assert np.all(
+        boltz
+        >= hard - sr.bounds("smooth_max:boltzmann", k, n=max(n, 2)).sup_error - 1e-9 * (1 + np.abs(hard))
+    )
     s = sr.softmax(x, k=k)
     np.testing.assert_allclose(np.sum(s, axis=-1), 1.0, rtol=1e-12)
     c = sr.smooth_clamp(x, lo=-1.0, hi=1.0, k=k)
@@ -265,9 +315,10 @@ def test_properties_hypothesis(x: np.ndarray, k: float) -> None:
 
 
 def test_torch_compile_fullgraph() -> None:
-    # fullgraph capture is the point; the aot_eager backend avoids inductor (its C++ toolchain, deprecation warnings)
-    fn = torch.compile(lambda v: sr.smooth_max(v, k=3.0) + sr.softmax(v, k=2.0).sum(-1), fullgraph=True,
-                       backend="aot_eager")
+    # fullgraph capture is the point; aot_eager avoids inductor (its C++ toolchain, deprecation warnings)
+    fn = torch.compile(
+        lambda v: sr.smooth_max(v, k=3.0) + sr.softmax(v, k=2.0).sum(-1), fullgraph=True, backend="aot_eager"
+    )
     x = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64).reshape(2, 3)
     np.testing.assert_allclose(fn(x).numpy(), (sr.smooth_max(x, k=3.0) + 1.0).numpy(), rtol=1e-12)
 

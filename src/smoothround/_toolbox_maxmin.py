@@ -226,7 +226,10 @@ def smooth_minimum(a: Array, b: Array, /, *, k: float, method: str = "logsumexp"
 # ---------------------------------------------------------------------------------------------- over an axis
 
 
-def _axis(prepared: Prepared, axis: Any) -> int | None:
+def _axis(prepared: Prepared, axis: Any, allow_none: bool = True) -> int | None:
+    if axis is None and not allow_none:
+        msg = "`axis` must be an integer; got None."
+        raise TypeError(msg)
     ax = check_optional_int("axis", axis)
     ndim = prepared.array.ndim
     if ax is None:
@@ -338,7 +341,7 @@ def softmax(x: Array, /, *, k: float, axis: int = -1) -> Array:
     """
     kf = sharpness(k)
     prepared = prepare(x)
-    ax = _axis(prepared, axis)
+    ax = _axis(prepared, axis, allow_none=False)
     assert ax is not None
     return prepared.finish(_weights(prepared.xp, prepared.array, kf, ax))
 
@@ -359,7 +362,7 @@ def soft_argmax(x: Array, /, *, k: float, axis: int = -1, keepdims: bool = False
     kf = sharpness(k)
     keep = check_bool("keepdims", keepdims)
     prepared = prepare(x)
-    ax = _axis(prepared, axis)
+    ax = _axis(prepared, axis, allow_none=False)
     assert ax is not None
     xp, arr = prepared.xp, prepared.array
     w = _weights(xp, arr, kf, ax)
