@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	# torch is pinned: 2.13.0 is the CPU build this machine installs from a local file
 	$(PY) -m pip install --quiet "torch==2.13.0" jax jaxlib
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# headless Chromium renders the report page in the tests (Debian's package; CI runs as root)
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	touch $(STAMP)
 
 setup: $(STAMP)

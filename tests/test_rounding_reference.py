@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 from mpmath import mp, mpf
+from tests.conftest import load_reference
 
 import smoothround as sr
-from tests.conftest import load_reference
 
 ROWS = load_reference()
 # method in the CSV -> (function, method keyword)
@@ -32,9 +32,9 @@ def _rows(method: str, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _ulp_error(got: np.ndarray, want: np.ndarray, dtype: type) -> np.ndarray:
-    return np.abs(got.astype(np.float64) - want) / np.spacing(np.maximum(np.abs(want), 1.0).astype(dtype)).astype(
-        np.float64
-    )
+    return np.abs(got.astype(np.float64) - want) / np.spacing(
+        np.maximum(np.abs(want), 1.0).astype(dtype)
+    ).astype(np.float64)
 
 
 @pytest.mark.parametrize("k", KS)
@@ -72,8 +72,10 @@ def test_float32_values_within_1e_6(method: str, k: float) -> None:
     err = (np.abs(got.astype(np.float64) - value) - shift) / np.maximum(np.abs(value), 1.0)
     assert np.max(err[small]) <= 1e-6
     # beyond 1e4, float32 still keeps the offset precision: within one float32 ulp of the value
-    assert np.all(np.abs(got[~small].astype(np.float64) - value[~small]) - shift[~small]
-                  <= np.spacing(np.abs(value[~small]).astype(np.float32)))
+    assert np.all(
+        np.abs(got[~small].astype(np.float64) - value[~small]) - shift[~small]
+        <= np.spacing(np.abs(value[~small]).astype(np.float32))
+    )
 
 
 def test_soft_round_inverse_is_not_part_of_the_api_but_soft_round_matches_its_reference() -> None:
@@ -90,7 +92,9 @@ def test_soft_round_inverse_is_not_part_of_the_api_but_soft_round_matches_its_re
 def test_ceil_is_floor_plus_one(k: float) -> None:
     x = np.linspace(-3, 3, 601)
     np.testing.assert_allclose(sr.ceil(x, k), sr.floor(x, k) + 1.0, rtol=0, atol=4e-15)
-    np.testing.assert_allclose(sr.derivative(sr.ceil, x, k), sr.derivative(sr.floor, x, k), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        sr.derivative(sr.ceil, x, k), sr.derivative(sr.floor, x, k), rtol=1e-12, atol=1e-300
+    )
 
 
 def test_mpmath_is_independent_check_of_the_pair_form() -> None:
@@ -98,6 +102,8 @@ def test_mpmath_is_independent_check_of_the_pair_form() -> None:
     mp.dps = 40
     k = 3.3
     for x in (0.123, -0.377, 7.49):
-        exact = sum(mp.mpf(1) / (1 + mp.exp(-k * (mp.mpf(x) - n + mp.mpf("0.5")))) - (1 if n <= 0 else 0)
-                    for n in range(-80, 90))
+        exact = sum(
+            mp.mpf(1) / (1 + mp.exp(-k * (mp.mpf(x) - n + mp.mpf("0.5")))) - (1 if n <= 0 else 0)
+            for n in range(-80, 90)
+        )
         assert math.isclose(float(sr.round(x, k)), float(exact), rel_tol=0, abs_tol=4e-15)

@@ -19,7 +19,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import array_api_compat
 import numpy as np
 
 Array = Any
@@ -32,14 +31,19 @@ class ElementwiseOp(Protocol):
     dtype); Python-number parameters are fields of the op itself and get no gradient.
     """
 
-    param_names: tuple[str, ...]
-    straight_through: bool
+    @property
+    def param_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def straight_through(self) -> bool: ...
 
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array: ...
 
     def hard(self, xp: Any, x: Array, params: dict[str, Array]) -> Array: ...
 
-    def partials(self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]) -> dict[str, Array]: ...
+    def partials(
+        self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]
+    ) -> dict[str, Array]: ...
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -115,7 +119,7 @@ def _default_float(backend: str, xp: Any) -> Any:
     if backend == "jax":
         import jax
 
-        return xp.float64 if jax.config.jax_enable_x64 else xp.float32
+        return xp.float64 if getattr(jax.config, "jax_enable_x64", False) else xp.float32
     return xp.float64
 
 
@@ -177,7 +181,9 @@ def param_array(prepared: Prepared, name: str, value: Any) -> Array:
 
         if isinstance(value, torch.Tensor):
             return value.to(device=prepared.array.device, dtype=compute)
-        return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=compute, device=prepared.array.device)
+        return torch.as_tensor(
+            np.asarray(value, dtype=np.float64), dtype=compute, device=prepared.array.device
+        )
     return xp.astype(xp.asarray(value), compute)
 
 
@@ -203,9 +209,13 @@ def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Ar
     return prepared.finish(out)
 
 
-def partials_numpy(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array], wrt: tuple[str, ...]) -> dict:
+def partials_numpy(
+    op: ElementwiseOp, prepared: Prepared, params: dict[str, Array], wrt: tuple[str, ...]
+) -> dict:
     """The closed-form partial derivatives of ``op`` (what backward uses), in the output's dtype."""
     xp = prepared.xp
     result = op.partials(xp, prepared.array, params, wrt)
     shape = np.broadcast_shapes(prepared.array.shape, *(np.shape(p) for p in params.values()))
-    return {name: prepared.finish(xp.broadcast_to(xp.asarray(value), shape)) for name, value in result.items()}
+    return {
+        name: prepared.finish(xp.broadcast_to(xp.asarray(value), shape)) for name, value in result.items()
+    }

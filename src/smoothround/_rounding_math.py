@@ -446,7 +446,9 @@ def tanh_offset(
         # r = y - floor(y) - 1/2 = sgn(u) (1/2 - e) ... on both sides of the integer: r = u - 1/2 sgn(u)
         r = u - 0.5 * xp.sign(u) + xp.where(u == 0, -0.5, 0.0)
         tanh_ar = xp.tanh(alpha * r)
-        rho_alpha = math.exp(-alpha) / (1 + math.exp(-alpha)) ** 2 if isinstance(alpha, float) else _rho(xp, alpha)
+        rho_alpha = (
+            math.exp(-alpha) / (1 + math.exp(-alpha)) ** 2 if isinstance(alpha, float) else _rho(xp, alpha)
+        )
         exact = 2.0 * r * rho_w / half_tanh - tanh_ar * rho_alpha / (half_tanh * half_tanh)
         # for small alpha the two terms cancel; use the series 2a r(1/12 - r^2/3) + 4a^3 r(-1/720 - r^2/36 + 2r^4/15)
         r2 = r * r

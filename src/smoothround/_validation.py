@@ -34,7 +34,9 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
 
 def is_python_number(value: Any) -> bool:
     """True for Python and NumPy real scalars (not bool), which are kept as Python floats."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def check_real_scalar(name: str, value: Any) -> float:

@@ -17,7 +17,16 @@ from typing import Any
 import numpy as np
 
 from smoothround import _rounding_math as rm
-from smoothround._backends import Prepared, apply, backend_of, eps_of, is_traced, param_array, partials_numpy, prepare
+from smoothround._backends import (
+    Prepared,
+    apply,
+    backend_of,
+    eps_of,
+    is_traced,
+    param_array,
+    partials_numpy,
+    prepare,
+)
 from smoothround._validation import (
     check_bool,
     check_choice,
@@ -63,7 +72,9 @@ class _Sharpness:
         small = fourier(xp, u, k_small, plan.fourier, need=need)
         large = self._direct(xp, u, k_large, plan.direct, need, scalar_k=False)
         use_large = k >= rm.K_SWITCH
-        return tuple(None if a is None else xp.where(use_large, b, a) for a, b in zip(small, large, strict=True))
+        return tuple(
+            None if a is None else xp.where(use_large, b, a) for a, b in zip(small, large, strict=True)
+        )
 
     def _direct(self, xp: Any, u: Array, k: Any, terms: int, need: tuple, *, scalar_k: bool) -> tuple:
         if self.method == "window":
@@ -176,7 +187,9 @@ def _build_rounding(
     return _RoundOp(kind, sharp, straight_through, tuple(params)), prepared, params
 
 
-def round(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False) -> Array:  # noqa: A001
+def round(
+    x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+) -> Array:
     r"""Smooth round: converges to ``round(x)`` as ``k -> inf``; analytic, odd, ``r(x + 1) = r(x) + 1``.
 
     Methods (Semenov 2025, arXiv 2504.19026; SPEC 1):
@@ -207,14 +220,16 @@ def round(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None
 
     >>> import smoothround
     >>> smoothround.round([0.2, 0.5, 1.4, 2.6], 20.0)
-    array([0.00669285, 0.5       , 1.01798621, 2.98201379])
+    array([2.47179163e-03, 5.00000000e-01, 1.11920291e+00, 2.88079709e+00])
     >>> smoothround.round([0.2, 1.4], 20.0, method="density")
-    array([4.60053505e-05, 1.01798621e+00])
+    array([6.36916451e-06, 1.01799784e+00])
     """
     return apply(*_build_rounding("round", x, k, method=method, tol=tol, straight_through=straight_through))
 
 
-def floor(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False) -> Array:
+def floor(
+    x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+) -> Array:
     """Smooth floor ``F(x) = r(x - 1/2)``: thresholds at the integers, ``F(m) = m - 1/2`` (SPEC 1.1, 7).
 
     For ``method="window"`` it is exactly ``floor`` convolved with a logistic density of scale ``1/k``:
@@ -222,17 +237,19 @@ def floor(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None
 
     >>> import smoothround
     >>> smoothround.floor([0.0, 0.5, 2.999], 50.0)
-    array([-0.5       ,  0.        ,  2.46253453])
+    array([-0.5      ,  0.       ,  2.4875026])
     """
     return apply(*_build_rounding("floor", x, k, method=method, tol=tol, straight_through=straight_through))
 
 
-def ceil(x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False) -> Array:
+def ceil(
+    x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+) -> Array:
     """Smooth ceil ``C(x) = r(x + 1/2) = F(x) + 1`` (SPEC 1.1, 7). Keywords as in :func:`round`.
 
     >>> import smoothround
     >>> smoothround.ceil([0.0, 0.5, 0.001], 50.0)
-    array([0.5       , 1.        , 0.53749187])
+    array([0.5      , 1.       , 0.5124974])
     """
     return apply(*_build_rounding("ceil", x, k, method=method, tol=tol, straight_through=straight_through))
 
@@ -291,7 +308,18 @@ class _QuantizeOp:
                 dk = xp.where(xp.isinf(y), 0.0, dk)
             return (c + t if need[0] else None), du, dk
         terms = self.clamp_terms
-        y = self._clip(xp, y, terms + 1.0)  # no inf - inf; changes Q by less than the truncation bound
+        y_clipped = self._clip(xp, y, terms + 1.0)  # no inf - inf; changes Q by less than the truncation bound
+        q, du, dk = self._clamped_code(xp, y_clipped, k, need)
+        # beyond the clip point Q is constant: its derivatives are 0 there (and at +-inf)
+        inside = y_clipped == y
+        return (
+            q,
+            None if du is None else xp.where(inside, du, 0.0),
+            None if dk is None else xp.where(inside, dk, 0.0),
+        )
+
+    def _clamped_code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+        terms = self.clamp_terms
         method = self.sharp.method
         if method == "tanh":
             c, u = _reduce(xp, y, "round")
@@ -430,11 +458,18 @@ def quantize(
 
     >>> import smoothround
     >>> smoothround.quantize([0.26, 0.74, 5.0], 30.0, step=0.5, qmin=0, qmax=3)
-    array([0.4908877 , 0.5091123 , 1.49999969])
+    array([0.32282815, 0.67717185, 1.5       ])
     """
     return apply(
         *_build_quantize(
-            x, k, step=step, offset=offset, qmin=qmin, qmax=qmax, method=method, tol=tol,
+            x,
+            k,
+            step=step,
+            offset=offset,
+            qmin=qmin,
+            qmax=qmax,
+            method=method,
+            tol=tol,
             straight_through=straight_through,
         )
     )
@@ -481,7 +516,9 @@ def _build_quantize(
     terms = 0
     if qmin is not None or qmax is not None:
         terms = _clamp_terms(method, k_value, params.get("k"), tol_value, qmin, qmax)
-    op = _QuantizeOp(sharp, statics["step"], statics["offset"], qmin, qmax, terms, straight_through, tuple(params))
+    op = _QuantizeOp(
+        sharp, statics["step"], statics["offset"], qmin, qmax, terms, straight_through, tuple(params)
+    )
     return op, prepared, params
 
 
@@ -505,9 +542,9 @@ def derivative(fn: Callable, x: Any, k: Any, /, *, wrt: str = "x", **options: An
 
     >>> import smoothround
     >>> smoothround.derivative(smoothround.round, [0.0, 0.5], 20.0)
-    array([0.00181556, 5.        ])
+    array([1.81583231e-03, 5.00000008e+00])
     >>> smoothround.derivative(smoothround.quantize, [0.3], 20.0, wrt="step", step=0.5)
-    array([-0.00545084])
+    array([-0.37912612])
     """
     build = _BUILDERS.get(fn)
     if build is None:
