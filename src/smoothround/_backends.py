@@ -204,7 +204,8 @@ def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Ar
         out = smooth_elementwise(op, x, *args)
     else:
         xp = prepared.xp
-        out = op.hard(xp, x, params) if op.straight_through else op.value(xp, x, params)
+        with np.errstate(invalid="ignore"):  # inf - inf in discarded where-branches
+            out = op.hard(xp, x, params) if op.straight_through else op.value(xp, x, params)
         out = np.asarray(out)
     return prepared.finish(out)
 
@@ -214,7 +215,8 @@ def partials_numpy(
 ) -> dict:
     """The closed-form partial derivatives of ``op`` (what backward uses), in the output's dtype."""
     xp = prepared.xp
-    result = op.partials(xp, prepared.array, params, wrt)
+    with np.errstate(invalid="ignore"):  # inf - inf in discarded where-branches
+        result = op.partials(xp, prepared.array, params, wrt)
     shape = np.broadcast_shapes(prepared.array.shape, *(np.shape(p) for p in params.values()))
     return {
         name: prepared.finish(xp.broadcast_to(xp.asarray(value), shape)) for name, value in result.items()

@@ -188,35 +188,32 @@ def window_direct(
     """Pair form around the centre: ``t``, ``dt/du``, ``dt/dk`` (each computed only when ``need`` says so)."""
     need_t, need_u, need_k = need
     if scalar_k and _fits_fast_window(k, terms, max_log):
-        # term_j = sinh(ku) / (cosh(ku) + cosh(k h_j)) = sgn(u) N / D_j with E = e^{-k|u|}, N = 1 - E^2,
-        # D_j = 1 + E^2 + c_j E, c_j = 2 cosh(k h_j): a Python constant, so each pair costs one division.
-        au = xp.abs(u)
-        e = xp.exp(-k * au)
-        e2 = e * e
-        n_signed = xp.sign(u) * -xp.expm1(-2.0 * k * au)
-        one_e2 = 1.0 + e2
-        t = du = dk = None
+        # term_j = sigmoid(k(u-h_j)) - sigmoid(-k(u+h_j)) = sinh(ku) / (cosh(ku) + C_j), C_j = cosh(k h_j) a Python
+        # constant, so a pair costs an addition and a division. cosh(ku) <= C_j < floatmax / e^2 here.
+        # dt/du = k (cosh(ku) S1 - sinh(ku)^2 S2), S1 = sum 1/D_j, S2 = sum 1/D_j^2, D_j = cosh(ku) + C_j; each
+        # pair's share is >= half of its positive part, so at most one bit is lost.
+        # dt/dk = (u/k) dt/du - sinh(ku) sum_j h_j sinh(k h_j) / D_j^2.
+        ku = k * u
+        sinh = xp.sinh(ku)
+        cosh = xp.cosh(ku)
+        s1 = s2 = sk = None
         for j in range(terms, 0, -1):  # smallest terms first
             h = j - 0.5
-            c = 2.0 * math.cosh(k * h)
-            d = one_e2 + c * e
-            inv_d = 1.0 / d
-            if need_t:
-                term = n_signed * inv_d
-                t = term if t is None else t + term
+            inv = 1.0 / (cosh + math.cosh(k * h))
+            s1 = inv if s1 is None else s1 + inv
             if need_u or need_k:
-                # d term / du = k E (4E + c(1+E^2)) / D^2
-                g = (e * (4.0 * e + c * one_e2) * inv_d) * inv_d
-                du = g if du is None else du + g
+                inv2 = inv * inv
+                s2 = inv2 if s2 is None else s2 + inv2
             if need_k:
-                # d term / dk = (u/k) d term/du - h (2 sinh(k h)) sgn(u) N E / D^2
-                s = 2.0 * math.sinh(k * h)
-                gk = (h * s) * (n_signed * e * inv_d) * inv_d
-                dk = -gk if dk is None else dk - gk
-        if du is not None:
+                weighted = (h * math.sinh(k * h)) * inv * inv
+                sk = weighted if sk is None else sk + weighted
+        t = sinh * s1 if need_t else None
+        du = dk = None
+        if need_u or need_k:
+            du_over_k = cosh * s1 - sinh * (sinh * s2)
+            du = k * du_over_k if need_u else None
             if need_k:
-                dk = u * du + dk  # du still lacks the factor k, so (u/k) * (k du) = u du
-            du = k * du if need_u else None
+                dk = u * du_over_k - sinh * sk
         return t, du, dk
 
     # robust form for array k or k so large that cosh(k h) would overflow: two sigmoids per pair,

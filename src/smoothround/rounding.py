@@ -103,13 +103,14 @@ def _hard_round(xp: Any, x: Array, kind: str) -> Array:
 def _reduce(xp: Any, x: Array, kind: str) -> tuple[Array, Array]:
     """Centre c and offset u with x = c + u exactly; the smooth function is c + t(u) (SPEC 6.1 step 3, 7)."""
     c = _hard_round(xp, x, kind)
-    # +-inf: the centre carries the infinity and the offset is 0 (never inf - inf); NaN stays NaN
-    infinite = xp.isinf(x)
-    u = xp.where(infinite, 0.0, x) - xp.where(infinite, 0.0, c)
+    u = x - c
     if kind == "floor":
-        u = xp.where(infinite, 0.0, u - 0.5)
+        u = u - 0.5
     elif kind == "ceil":
-        u = xp.where(infinite, 0.0, u + 0.5)
+        u = u + 0.5
+    # +-inf: the centre carries the infinity and the offset is 0 (inf - inf is discarded; NumPy's warning for
+    # it is silenced by the adapter); NaN stays NaN
+    u = xp.where(xp.isinf(x), 0.0, u)
     return c, u
 
 
