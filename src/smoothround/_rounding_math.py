@@ -265,14 +265,19 @@ def _csch_coth(xp: Any, z: Any) -> tuple[Any, Any]:
     return 2.0 * q / den, (1.0 + q * q) / den
 
 
+def _identity(xp: Any, u: Array, need: tuple[bool, bool, bool]) -> tuple[Array | None, Array | None, Array | None]:
+    """Zero harmonics: the function is x itself (t = u, dt/du = 1, dt/dk = 0), SPEC Table T6."""
+    need_t, need_u, need_k = need
+    return (u if need_t else None), (xp.ones_like(u) if need_u else None), (0.0 * u if need_k else None)
+
+
 def window_fourier(
     xp: Any, u: Array, k: Any, terms: int, *, need: tuple[bool, bool, bool]
 ) -> tuple[Array | None, Array | None, Array | None]:
     """Fourier form: t = u + sum a_m sin(2 pi m u), and its partials (SPEC 3.1, 6.1 step 4)."""
     need_t, need_u, need_k = need
     if terms == 0:
-        one = xp.ones_like(u)
-        return (u if need_t else None), (one if need_u else None), (0.0 * u if need_k else None)
+        return _identity(xp, u, need)
     sines, cosines = _harmonics(xp, u, terms, need_t or need_k, need_u)
     t = u if need_t else None
     du = 1.0 if need_u else None
@@ -386,8 +391,7 @@ def density_fourier(
     """Fourier ratio: t = u + (2 pi / k) N / D (SPEC 3.2) and its partials."""
     need_t, need_u, need_k = need
     if terms == 0:
-        one = xp.ones_like(u)
-        return (u if need_t else None), (one if need_u else None), (0.0 * u if need_k else None)
+        return _identity(xp, u, need)
     sines, cosines = _harmonics(xp, u, terms, True, True)
     n = 0.0
     d = 1.0
