@@ -160,6 +160,20 @@ def plan_for(method: str, k: float | None, tol: float) -> Plan:
 # ================================================================================ window method
 
 
+def _reciprocal(xp: Any, a: Array) -> Array:
+    """1 / a; the native reciprocal where the namespace has one (it is faster than a division in torch)."""
+    native = getattr(xp, "reciprocal", None)
+    return native(a) if native is not None else 1.0 / a
+
+
+def _sign(xp: Any, a: Array) -> Array:
+    """+-1 with the sign bit of ``a`` (+-0 give +-1). Cheaper than xp.sign, whose torch version masks NaNs.
+
+    Every use multiplies a factor that vanishes at a = 0, so the value at zero does not matter.
+    """
+    return xp.copysign(xp.ones_like(a), a)
+
+
 def _sigmoid_nonpositive(xp: Any, a: Array) -> Array:
     """sigmoid(a) for a <= 0 (no overflow): e^a / (1 + e^a)."""
     e = xp.exp(a)
@@ -189,31 +203,33 @@ def window_direct(
     need_t, need_u, need_k = need
     if scalar_k and _fits_fast_window(k, terms, max_log):
         # term_j = sigmoid(k(u-h_j)) - sigmoid(-k(u+h_j)) = sinh(ku) / (cosh(ku) + C_j), C_j = cosh(k h_j) a Python
-        # constant, so a pair costs an addition and a division. cosh(ku) <= C_j < floatmax / e^2 here.
-        # dt/du = k (cosh(ku) S1 - sinh(ku)^2 S2), S1 = sum 1/D_j, S2 = sum 1/D_j^2, D_j = cosh(ku) + C_j; each
-        # pair's share is >= half of its positive part, so at most one bit is lost.
-        # dt/dk = (u/k) dt/du - sinh(ku) sum_j h_j sinh(k h_j) / D_j^2.
-        ku = k * u
-        sinh = xp.sinh(ku)
-        cosh = xp.cosh(ku)
+        # constant, so a pair costs an addition and a reciprocal; cosh(ku) <= C_j < floatmax / e^2 here.
+        # With E = e^{k|u|} >= 1 from expm1 (accurate for small k|u|): P = E + 1/E = 2 cosh(ku),
+        # Q = sgn(u) expm1(k|u|)(1 + 1/E) = 2 sinh(ku), I_j = 1 / (P + 2 C_j):  t = Q sum I_j;
+        # dt/du = k (P sum I_j - Q^2 sum I_j^2), each pair's share >= half its positive part (no cancellation);
+        # dt/dk = (u/k) dt/du - 2 Q sum_j h_j sinh(k h_j) I_j^2.
+        em = xp.expm1(k * xp.abs(u))
+        inv_e = _reciprocal(xp, em + 1.0)
+        p = (em + 1.0) + inv_e
+        q = xp.copysign(em * (1.0 + inv_e), u)
         s1 = s2 = sk = None
         for j in range(terms, 0, -1):  # smallest terms first
             h = j - 0.5
-            inv = 1.0 / (cosh + math.cosh(k * h))
+            inv = _reciprocal(xp, p + 2.0 * math.cosh(k * h))
             s1 = inv if s1 is None else s1 + inv
             if need_u or need_k:
                 inv2 = inv * inv
                 s2 = inv2 if s2 is None else s2 + inv2
             if need_k:
-                weighted = (h * math.sinh(k * h)) * inv * inv
+                weighted = (2.0 * h * math.sinh(k * h)) * inv2
                 sk = weighted if sk is None else sk + weighted
-        t = sinh * s1 if need_t else None
+        t = q * s1 if need_t else None
         du = dk = None
         if need_u or need_k:
-            du_over_k = cosh * s1 - sinh * (sinh * s2)
+            du_over_k = p * s1 - q * (q * s2)
             du = k * du_over_k if need_u else None
             if need_k:
-                dk = u * du_over_k - sinh * sk
+                dk = u * du_over_k - q * sk
         return t, du, dk
 
     # robust form for array k or k so large that cosh(k h) would overflow: two sigmoids per pair,
@@ -330,7 +346,7 @@ def density_direct(
         if need_u or need_k:
             tanhs[j] = (1.0 - e_j) / one_ej * (1.0 if j > 0 else -1.0)  # tanh(k (j - u) / 2)
     if need_u or need_k:
-        tanhs[0] = -xp.sign(u) * (1.0 - e0) / one_e0
+        tanhs[0] = -_sign(xp, u) * (1.0 - e0) / one_e0
     denom = 1.0
     for j in range(m_terms, 0, -1):
         denom = denom + (weights[j] + weights[-j])
@@ -438,14 +454,15 @@ def tanh_offset(
     t = du = dk = None
     if need_t:
         expm1_alpha = math.expm1(-alpha) if isinstance(alpha, float) else xp.expm1(-alpha)
-        t = xp.sign(u) * _sigmoid_nonpositive(xp, -w) * xp.expm1(-2.0 * alpha * e) / expm1_alpha
+        t = _sign(xp, u) * _sigmoid_nonpositive(xp, -w) * xp.expm1(-2.0 * alpha * e) / expm1_alpha
     half_tanh = math.tanh(alpha / 2.0) if isinstance(alpha, float) else xp.tanh(alpha / 2.0)
     rho_w = _rho(xp, w)
     if need_u:
         du = 2.0 * alpha * rho_w / half_tanh
     if need_k:
-        # r = y - floor(y) - 1/2 = sgn(u) (1/2 - e) ... on both sides of the integer: r = u - 1/2 sgn(u)
-        r = u - 0.5 * xp.sign(u) + xp.where(u == 0, -0.5, 0.0)
+        # r = y - floor(y) - 1/2 = u - 1/2 for u >= 0 and u + 1/2 for u < 0 (at u = -0 it gives +1/2, where
+        # both formulas below are 0 anyway: ds/dalpha vanishes at the integers)
+        r = u - 0.5 * _sign(xp, u)
         tanh_ar = xp.tanh(alpha * r)
         rho_alpha = (
             math.exp(-alpha) / (1 + math.exp(-alpha)) ** 2 if isinstance(alpha, float) else _rho(xp, alpha)

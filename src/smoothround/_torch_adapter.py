@@ -7,6 +7,21 @@ from typing import Any
 import array_api_compat.torch as xp
 import torch
 
+# Eager evaluation runs a dozen elementwise kernels. On a large tensor each one would allocate (and page-fault)
+# a fresh full-size temporary and stream it through memory; on blocks of 2^16 elements the temporaries stay in
+# cache and the allocator reuses them. Only x and the result cross memory.
+BLOCK = 1 << 16
+
+
+def _blockwise(x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> bool:
+    """Evaluate in blocks when it is safe and useful: eager, large, contiguous x, scalar parameters."""
+    return (
+        x.numel() > 2 * BLOCK
+        and x.is_contiguous()
+        and all(p.numel() == 1 for p in params)
+        and not torch.compiler.is_compiling()
+    )
+
 
 class SmoothElementwise(torch.autograd.Function):
     """Forward: the op's value (or its hard limit for straight-through). Backward: the closed-form partials.
@@ -19,7 +34,14 @@ class SmoothElementwise(torch.autograd.Function):
     @staticmethod
     def forward(op: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         named = dict(zip(op.param_names, params, strict=True))
-        return op.hard(xp, x, named) if op.straight_through else op.value(xp, x, named)
+        evaluate = op.hard if op.straight_through else op.value
+        if not _blockwise(x, params):
+            return evaluate(xp, x, named)
+        flat = x.reshape(-1)
+        out = torch.empty_like(flat)
+        for start in range(0, flat.numel(), BLOCK):
+            out[start : start + BLOCK] = evaluate(xp, flat[start : start + BLOCK], named)
+        return out.view(x.shape)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
@@ -36,11 +58,30 @@ class SmoothElementwise(torch.autograd.Function):
         if not wrt:
             return (None,) * (len(names) + 1)
         named = dict(zip(op.param_names, params, strict=True))
-        partials = op.partials(xp, x, named, wrt)
-        grads: list[torch.Tensor | None] = [None]
-        for name, tensor in zip(names, (x, *params), strict=True):
-            if name in partials:
-                grads.append((grad * partials[name]).sum_to_size(tensor.shape))
-            else:
-                grads.append(None)
-        return tuple(grads)
+        inputs = dict(zip(names, (x, *params), strict=True))
+        if _blockwise(x, tuple(params)) and grad.shape == x.shape and not torch.is_grad_enabled():
+            grads = _blockwise_backward(op, x, named, wrt, grad.contiguous())
+        else:
+            partials = op.partials(xp, x, named, wrt)
+            grads = {name: (grad * partials[name]).sum_to_size(inputs[name].shape) for name in wrt}
+        return (None, *(grads.get(name) for name in names))
+
+
+def _blockwise_backward(op: Any, x: torch.Tensor, named: dict, wrt: tuple[str, ...], grad: torch.Tensor) -> dict:
+    """grad * partial for x (written block by block) and the sums of grad * partial for scalar parameters."""
+    flat_x = x.reshape(-1)
+    flat_grad = grad.reshape(-1)
+    grad_x = torch.empty_like(flat_x) if "x" in wrt else None
+    sums = {name: torch.zeros((), dtype=x.dtype, device=x.device) for name in wrt if name != "x"}
+    for start in range(0, flat_x.numel(), BLOCK):
+        block = slice(start, start + BLOCK)
+        partials = op.partials(xp, flat_x[block], named, wrt)
+        g = flat_grad[block]
+        if grad_x is not None:
+            torch.mul(g, partials["x"], out=grad_x[block])
+        for name in sums:
+            sums[name] += (g * partials[name]).sum()
+    result = {name: total.reshape(named[name].shape) for name, total in sums.items()}
+    if grad_x is not None:
+        result["x"] = grad_x.view(x.shape)
+    return result

@@ -100,18 +100,27 @@ def _hard_round(xp: Any, x: Array, kind: str) -> Array:
     return {"round": xp.round, "floor": xp.floor, "ceil": xp.ceil}[kind](x)
 
 
-def _reduce(xp: Any, x: Array, kind: str) -> tuple[Array, Array]:
-    """Centre c and offset u with x = c + u exactly; the smooth function is c + t(u) (SPEC 6.1 step 3, 7)."""
+def _reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Array]:
+    """Centre c and offset u with x = c + u exactly; the smooth function is c + t(u) (SPEC 6.1 step 3, 7).
+
+    Beyond 1/eps (2^52 in float64, 2^23 in float32) every float is an integer and u = 0; clipping both x and c
+    there gives u = 0 for +-inf too (never inf - inf) without a mask. NaN stays NaN.
+    """
     c = _hard_round(xp, x, kind)
-    u = x - c
+    big = 1.0 / eps
+    u = xp.clip(x, min=-big, max=big) - xp.clip(c, min=-big, max=big)
     if kind == "floor":
         u = u - 0.5
     elif kind == "ceil":
         u = u + 0.5
-    # +-inf: the centre carries the infinity and the offset is 0 (inf - inf is discarded; NumPy's warning for
-    # it is silenced by the adapter); NaN stays NaN
-    u = xp.where(xp.isinf(x), 0.0, u)
     return c, u
+
+
+def _finite_mask(xp: Any, x: Array) -> Array:
+    """1.0 where x is finite, 0.0 at +-inf, NaN at NaN: (floatmax - |x|) + 1 is >= 1 for every finite x and
+    -inf at +-inf. Arithmetic, because boolean masks and where() are several times slower in torch on CPU."""
+    floatmax = float(xp.finfo(x.dtype).max)
+    return xp.clip((floatmax - xp.abs(x)) + 1.0, min=0.0, max=1.0)
 
 
 def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
@@ -142,7 +151,7 @@ class _RoundOp:
         k, k_inf = self._k(xp, params)
         if k_inf is None and math.isinf(k):
             return self.hard(xp, x, params)
-        c, u = _reduce(xp, x, self.kind)
+        c, u = _reduce(xp, x, self.kind, self.sharp.eps)
         t, _, _ = self.sharp.offset(xp, u, k, (True, False, False))
         out = c + t
         return out if k_inf is None else xp.where(k_inf, _hard_round(xp, x, self.kind), out)
@@ -151,16 +160,15 @@ class _RoundOp:
         k, k_inf = self._k(xp, params)
         if k_inf is None and math.isinf(k):
             return {name: 0.0 * x for name in wrt}
-        _, u = _reduce(xp, x, self.kind)
+        _, u = _reduce(xp, x, self.kind, self.sharp.eps)
         _, du, dk = self.sharp.offset(xp, u, k, _need(wrt))
         result = {}
-        finite_x = ~xp.isinf(x)
+        finite_x = _finite_mask(xp, x)  # gradient 0 at +-inf
         if "x" in wrt:
-            du = xp.where(finite_x, du, 0.0)
+            du = du * finite_x
             result["x"] = du if k_inf is None else xp.where(k_inf, 0.0, du)
         if "k" in wrt:
-            dk = xp.where(finite_x, dk, 0.0)
-            result["k"] = xp.where(k_inf, 0.0, dk)
+            result["k"] = xp.where(k_inf, 0.0, dk * finite_x)
         return result
 
 
@@ -301,12 +309,12 @@ class _QuantizeOp:
     def _code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
         """Q(y), dQ/dy, dQ/dk in the code domain."""
         if not self.clamped:
-            c, u = _reduce(xp, y, "round")
+            c, u = _reduce(xp, y, "round", self.sharp.eps)
             t, du, dk = self.sharp.offset(xp, u, k, need)
             if du is not None:
-                du = xp.where(xp.isinf(y), 0.0, du)
+                du = du * _finite_mask(xp, y)
             if dk is not None:
-                dk = xp.where(xp.isinf(y), 0.0, dk)
+                dk = dk * _finite_mask(xp, y)
             return (c + t if need[0] else None), du, dk
         terms = self.clamp_terms
         y_clipped = self._clip(xp, y, terms + 1.0)  # no inf - inf; changes Q by less than the truncation bound
@@ -323,7 +331,7 @@ class _QuantizeOp:
         terms = self.clamp_terms
         method = self.sharp.method
         if method == "tanh":
-            c, u = _reduce(xp, y, "round")
+            c, u = _reduce(xp, y, "round", self.sharp.eps)
             t, du, dk = rm.tanh_offset(xp, u, k, eps=self.sharp.eps, need=(True, need[1], need[2]))
             raw = c + t
             inside = (raw > (-math.inf if self.qmin is None else self.qmin)) & (
