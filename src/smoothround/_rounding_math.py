@@ -160,6 +160,15 @@ def plan_for(method: str, k: float | None, tol: float) -> Plan:
 # ================================================================================ window method
 
 
+def clip(a: Array, lo: float | None = None, hi: float | None = None) -> Array:
+    """Clip by Python-number bounds with the array's own method (NumPy, torch and JAX arrays all have
+    ``.clip(min=, max=)``): array-api-compat's torch ``clip`` turns the bounds into tensors first, which costs
+    more than the clip on small blocks."""
+    if lo is None and hi is None:
+        return a
+    return a.clip(min=lo, max=hi)
+
+
 def _reciprocal(xp: Any, a: Array) -> Array:
     """1 / a; the native reciprocal where the namespace has one (it is faster than a division in torch)."""
     native = getattr(xp, "reciprocal", None)
@@ -470,7 +479,7 @@ def tanh_offset(
         exact = 2.0 * r * rho_w / half_tanh - tanh_ar * rho_alpha / (half_tanh * half_tanh)
         # for small alpha the two terms cancel; use the series 2a r(1/12 - r^2/3) + 4a^3 r(-1/720 - r^2/36 + 2r^4/15)
         r2 = r * r
-        a_s = alpha if isinstance(alpha, float) else xp.clip(alpha, max=eps ** (1.0 / 6.0))
+        a_s = alpha if isinstance(alpha, float) else clip(alpha, hi=eps ** (1.0 / 6.0))
         series = 2.0 * a_s * r * (1.0 / 12.0 - r2 / 3.0) + 4.0 * a_s**3 * r * (
             -1.0 / 720.0 - r2 / 36.0 + 2.0 * r2 * r2 / 15.0
         )

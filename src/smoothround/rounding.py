@@ -67,8 +67,8 @@ class _Sharpness:
         if plan.form == "direct":
             return self._direct(xp, u, k, plan.direct, need, scalar_k=True)
         # array k: both forms, each at the worst-case term count of its range, chosen per element
-        k_small = xp.clip(k, max=rm.K_SWITCH)
-        k_large = xp.clip(k, min=rm.K_SWITCH)
+        k_small = rm.clip(k, hi=rm.K_SWITCH)
+        k_large = rm.clip(k, lo=rm.K_SWITCH)
         small = fourier(xp, u, k_small, plan.fourier, need=need)
         large = self._direct(xp, u, k_large, plan.direct, need, scalar_k=False)
         use_large = k >= rm.K_SWITCH
@@ -108,7 +108,7 @@ def _reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Array]:
     """
     c = _hard_round(xp, x, kind)
     big = 1.0 / eps
-    u = xp.clip(x, min=-big, max=big) - xp.clip(c, min=-big, max=big)
+    u = rm.clip(x, -big, big) - rm.clip(c, -big, big)
     if kind == "floor":
         u = u - 0.5
     elif kind == "ceil":
@@ -120,7 +120,7 @@ def _finite_mask(xp: Any, x: Array) -> Array:
     """1.0 where x is finite, 0.0 at +-inf, NaN at NaN: (floatmax - |x|) + 1 is >= 1 for every finite x and
     -inf at +-inf. Arithmetic, because boolean masks and where() are several times slower in torch on CPU."""
     floatmax = float(xp.finfo(x.dtype).max)
-    return xp.clip((floatmax - xp.abs(x)) + 1.0, min=0.0, max=1.0)
+    return rm.clip((floatmax - xp.abs(x)) + 1.0, 0.0, 1.0)
 
 
 def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
@@ -293,7 +293,7 @@ class _QuantizeOp:
     def _clip(self, xp: Any, y: Array, pad: float = 0.0) -> Array:
         low = None if self.qmin is None else self.qmin - pad
         high = None if self.qmax is None else self.qmax + pad
-        return xp.clip(y, min=low, max=high)
+        return rm.clip(y, low, high)
 
     def _hard_code(self, xp: Any, y: Array) -> Array:
         return self._clip(xp, xp.round(y))
