@@ -121,7 +121,7 @@ def run_unary(kind: str, x: Any, k: Any, lo: float = 0.0, hi: float = 0.0) -> Ar
 # ---------------------------------------------------------------------------------------------- public
 
 
-def smooth_abs(x: Array, /, *, k: float, method: str = "logcosh") -> Array:
+def smooth_abs(x: Array, /, k: float, *, method: str = "logcosh") -> Array:
     """Smooth absolute value with sharpness ``k``.
 
     Definition, by ``method``:
@@ -144,7 +144,7 @@ def smooth_abs(x: Array, /, *, k: float, method: str = "logcosh") -> Array:
     return run_unary("abs:" + method, x, k)
 
 
-def smooth_relu(x: Array, /, *, k: float) -> Array:
+def smooth_relu(x: Array, /, k: float) -> Array:
     """Smooth ReLU (softplus) with sharpness ``k``: ``(1/k) log(1 + e^{kx})``.
 
     Limit: ``max(x, 0)`` as k -> inf. Guarantee: from above, ``0 <= f_k - relu <= log(2)/k`` (equality at 0);
@@ -178,7 +178,7 @@ def smooth_clamp(x: Array, /, *, lo: float, hi: float, k: float) -> Array:
     return run_unary("clamp:softplus", x, k, lo_f, hi_f)
 
 
-def smooth_sign(x: Array, /, *, k: float, method: str = "logistic") -> Array:
+def smooth_sign(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     """Smooth sign with sharpness ``k``, odd and in (-1, 1).
 
     Definition, by ``method``: "logistic" ``2 sigmoid(kx) - 1 = tanh(kx/2)``; "erf" ``erf(kx)``; "arctan"
@@ -197,7 +197,7 @@ def smooth_sign(x: Array, /, *, k: float, method: str = "logistic") -> Array:
     return run_unary("sign:" + method, x, k)
 
 
-def smooth_step(x: Array, /, *, k: float, method: str = "logistic") -> Array:
+def smooth_step(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     """Smooth Heaviside step with sharpness ``k``: ``(1 + smooth_sign(x, k=k, method=method)) / 2``.
 
     Definition, by ``method``: "logistic" ``sigmoid(kx)``; "erf" ``(1 + erf(kx))/2``; "arctan"

@@ -183,7 +183,7 @@ def _pairwise(a: Any, b: Any, k: Any, method: str, is_min: bool) -> Array:
     return apply(op, prepared, {"b": b_arr})
 
 
-def smooth_maximum(a: Array, b: Array, /, *, k: float, method: str = "logsumexp") -> Array:
+def smooth_maximum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp") -> Array:
     """Smooth elementwise maximum of ``a`` and ``b`` (broadcast) with sharpness ``k``; ``d = a - b``.
 
     Definition, by ``method``:
@@ -209,7 +209,7 @@ def smooth_maximum(a: Array, b: Array, /, *, k: float, method: str = "logsumexp"
     return _pairwise(a, b, k, method, False)
 
 
-def smooth_minimum(a: Array, b: Array, /, *, k: float, method: str = "logsumexp") -> Array:
+def smooth_minimum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp") -> Array:
     """Smooth elementwise minimum: ``-smooth_maximum(-a, -b)`` for every method but "power".
 
     For "power", ``(a^-k + b^-k)^(-1/k)`` for ``a, b >= 0`` (0 when either is 0), from below, relative error
@@ -293,7 +293,7 @@ def _reduce(x: Any, k: Any, axis: Any, keepdims: Any, method: str, is_min: bool)
     return prepared.finish(out)
 
 
-def smooth_max(x: Array, /, *, k: float, axis: int | None = -1, keepdims: bool = False,
+def smooth_max(x: Array, /, k: float, *, axis: int | None = -1, keepdims: bool = False,
                method: str = "logsumexp") -> Array:
     """Smooth maximum of ``x`` along ``axis`` (all elements when None) with sharpness ``k``, n elements.
 
@@ -314,7 +314,7 @@ def smooth_max(x: Array, /, *, k: float, axis: int | None = -1, keepdims: bool =
     return _reduce(x, k, axis, keepdims, method, False)
 
 
-def smooth_min(x: Array, /, *, k: float, axis: int | None = -1, keepdims: bool = False,
+def smooth_min(x: Array, /, k: float, *, axis: int | None = -1, keepdims: bool = False,
                method: str = "logsumexp") -> Array:
     """Smooth minimum of ``x`` along ``axis``: ``-smooth_max(-x)``, same bounds with the side flipped.
 
@@ -327,7 +327,7 @@ def smooth_min(x: Array, /, *, k: float, axis: int | None = -1, keepdims: bool =
     return _reduce(x, k, axis, keepdims, method, True)
 
 
-def softmax(x: Array, /, *, k: float, axis: int = -1) -> Array:
+def softmax(x: Array, /, k: float, *, axis: int = -1) -> Array:
     """Softmax with sharpness ``k`` along ``axis``: ``e^{k x_i} / sum_j e^{k x_j}``, the one-hot relaxation.
 
     It is the gradient of ``smooth_max(x, k=k)`` (log-sum-exp) and lies in the simplex. Limit: the one-hot
@@ -346,7 +346,7 @@ def softmax(x: Array, /, *, k: float, axis: int = -1) -> Array:
     return prepared.finish(_weights(prepared.xp, prepared.array, kf, ax))
 
 
-def soft_argmax(x: Array, /, *, k: float, axis: int = -1, keepdims: bool = False) -> Array:
+def soft_argmax(x: Array, /, k: float, *, axis: int = -1, keepdims: bool = False) -> Array:
     """Soft argmax: the expected index ``sum_i i softmax(x, k=k)_i`` along ``axis`` (a float in [0, n-1]).
 
     Limit: the index of the maximum as k -> inf when it is unique (the mean of the tied indices otherwise).

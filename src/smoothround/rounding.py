@@ -197,7 +197,7 @@ def _build_rounding(
 
 
 def round(
-    x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
 ) -> Array:
     r"""Smooth round: converges to ``round(x)`` as ``k -> inf``; analytic, odd, ``r(x + 1) = r(x) + 1``.
 
@@ -237,7 +237,7 @@ def round(
 
 
 def floor(
-    x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
 ) -> Array:
     """Smooth floor ``F(x) = r(x - 1/2)``: thresholds at the integers, ``F(m) = m - 1/2`` (SPEC 1.1, 7).
 
@@ -252,7 +252,7 @@ def floor(
 
 
 def ceil(
-    x: Any, k: Any, /, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
 ) -> Array:
     """Smooth ceil ``C(x) = r(x + 1/2) = F(x) + 1`` (SPEC 1.1, 7). Keywords as in :func:`round`.
 
@@ -441,8 +441,8 @@ def _clamp_terms(method: str, k_value: float | None, k_array: Any, tol: float, q
 
 def quantize(
     x: Any,
-    k: Any,
     /,
+    k: Any,
     *,
     step: Any = 1.0,
     offset: Any = 0.0,
@@ -541,7 +541,7 @@ _BUILDERS: dict[Callable, Callable] = {
 }
 
 
-def derivative(fn: Callable, x: Any, k: Any, /, *, wrt: str = "x", **options: Any) -> Array:
+def derivative(fn: Callable, x: Any, /, k: Any, *, wrt: str = "x", **options: Any) -> Array:
     """Closed-form partial derivative of a smooth rounding function, for users without autodiff (NumPy).
 
     ``fn`` is :func:`round`, :func:`floor`, :func:`ceil` or :func:`quantize`; ``wrt`` names the variable:
