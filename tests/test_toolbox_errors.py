@@ -74,11 +74,16 @@ def test_bad_arguments(call, exc, match) -> None:
         call()
 
 
-def test_options_are_keyword_only() -> None:
+def test_calling_convention() -> None:
+    """Data positional-only, k positional or keyword (as in sr.round), every other option keyword-only."""
+    np.testing.assert_array_equal(sr.smooth_abs(X, 1.0), sr.smooth_abs(X, k=1.0))
+    np.testing.assert_array_equal(sr.round(X, 3.0), sr.round(X, k=3.0))
     with pytest.raises(TypeError):
-        sr.smooth_abs(X, 1.0)  # type: ignore[misc]
+        sr.smooth_abs(X, 1.0, "erf")  # type: ignore[misc]
     with pytest.raises(TypeError):
         sr.smooth_max(x=X, k=1.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        sr.round(x=X, k=1.0)  # type: ignore[call-arg]
 
 
 def test_mixed_numpy_and_torch_operands() -> None:
