@@ -196,3 +196,30 @@ def test_straight_through_forward_is_hard() -> None:
 def test_bad_input_raises_a_clear_error(call: object, error: type, pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("method", ["window", "density"])
+@pytest.mark.parametrize("k", [0.8, 2.0, 4.4, 4.6, 7.0, 15.0, 60.0])
+@pytest.mark.parametrize("tol", [1e-3, 1e-6, 1e-10])
+def test_evaluation_plan_bound_holds(method: str, k: float, tol: float) -> None:
+    """The plan's guaranteed truncation bound covers the measured distance to a far more accurate evaluation."""
+    plan = sr.evaluation_plan(method, k, tol=tol)
+    assert plan.truncation_bound <= (tol / 2 if plan.form == "direct" else tol)
+    x = np.linspace(-1.5, 1.5, 3001)
+    measured = np.max(np.abs(sr.round(x, k, method=method, tol=tol) - sr.round(x, k, method=method, tol=1e-300)))
+    assert measured <= plan.truncation_bound + 8 * np.finfo(np.float64).eps
+
+
+def test_evaluation_plan_forms_and_errors() -> None:
+    assert sr.evaluation_plan("window", 0.4).terms == 0  # the identity (SPEC Table T6)
+    assert sr.evaluation_plan("window", 3.0).form == "fourier"
+    assert sr.evaluation_plan("window", 5.0).form == "direct"
+    assert sr.evaluation_plan("tanh", 5.0).form == "closed"
+    assert sr.evaluation_plan("density", math.inf).form == "hard"
+    assert sr.evaluation_plan("window", 10.0, dtype="float32").terms == 2
+    with pytest.raises(ValueError, match=r"`k` must be positive"):
+        sr.evaluation_plan("window", -1.0)
+    with pytest.raises(ValueError, match=r"`dtype` must be one of"):
+        sr.evaluation_plan("window", 1.0, dtype="int8")
+    with pytest.raises(TypeError, match=r"`k` must be a Python number"):
+        sr.evaluation_plan("window", np.array([1.0]))

@@ -1,8 +1,17 @@
 """smoothround: smooth, differentiable rounding and smoothing with guaranteed error, for NumPy, PyTorch, JAX."""
 
-from smoothround.rounding import ceil, derivative, floor, quantize, round
+from smoothround.rounding import EvaluationPlan, ceil, derivative, evaluation_plan, floor, quantize, round
 from smoothround.toolbox import *  # noqa: F403
 from smoothround.toolbox import __all__ as _toolbox_all
 
-__all__ = ["ceil", "derivative", "floor", "quantize", "round", *_toolbox_all]
+__all__ = [
+    "EvaluationPlan",
+    "ceil",
+    "derivative",
+    "evaluation_plan",
+    "floor",
+    "quantize",
+    "round",
+    *_toolbox_all,
+]
 __version__ = "0.1.0"

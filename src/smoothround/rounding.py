@@ -531,6 +531,61 @@ def _build_quantize(
     return op, prepared, params
 
 
+# ================================================================================ what an evaluation costs
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """How :func:`round` evaluates ``method`` at sharpness ``k``, and the error that truncation can add.
+
+    ``form``: ``"fourier"`` (``terms`` harmonics; 0 = the identity), ``"direct"`` (``terms`` nearest-integer
+    pairs; for ``"density"`` ``2 terms + 1`` weights), ``"closed"`` (the tanh method, no series) or ``"hard"``
+    (``k = inf``). ``truncation_bound`` is a guaranteed bound on ``sup |truncated - exact|`` (SPEC 2-3); direct
+    sums jump by at most twice that where their centre changes, and it is at most ``tol`` (``tol / 2`` for
+    direct sums).
+    """
+
+    method: str
+    k: float
+    tol: float
+    form: str
+    terms: int
+    truncation_bound: float
+
+
+def evaluation_plan(method: str, k: float, *, dtype: str = "float64", tol: float | None = None) -> EvaluationPlan:
+    """The evaluation plan and guaranteed truncation error of :func:`round` for a Python-number ``k``.
+
+    ``dtype`` names the input's dtype ("float64", "float32", "float16", "bfloat16"): its eps is the default
+    ``tol``. :func:`floor`, :func:`ceil` and unbounded :func:`quantize` use the same plan.
+
+    >>> import smoothround
+    >>> smoothround.evaluation_plan("window", 10.0, dtype="float32")
+    EvaluationPlan(method='window', k=10.0, tol=1.1920928955078125e-07, form='direct', terms=2, truncation_bound=2.0611536181902033e-09)
+    >>> smoothround.evaluation_plan("density", 2.0).form, smoothround.evaluation_plan("window", 0.4).terms
+    ('fourier', 0)
+    """
+    check_choice("method", method, rm.METHODS)
+    k_value = float(check_positive("k", k)) if is_python_number(k) else None
+    if k_value is None:
+        msg = f"`k` must be a Python number here; got {type(k).__name__}."
+        raise TypeError(msg)
+    check_choice("dtype", dtype, ("float64", "float32", "float16", "bfloat16"))
+    tol_value = check_tolerance("tol", tol) or eps_of(dtype)
+    if math.isinf(k_value):
+        return EvaluationPlan(method, k_value, tol_value, "hard", 0, 0.0)
+    if method == "tanh":
+        return EvaluationPlan(method, k_value, tol_value, "closed", 0, 0.0)
+    plan = rm.plan_for(method, k_value, tol_value)
+    if plan.form == "fourier":
+        return EvaluationPlan(
+            method, k_value, tol_value, "fourier", plan.fourier, rm.fourier_error(method, k_value, plan.fourier)
+        )
+    return EvaluationPlan(
+        method, k_value, tol_value, "direct", plan.direct, rm.direct_error(method, k_value, plan.direct)
+    )
+
+
 # ================================================================================ derivatives for NumPy
 
 _BUILDERS: dict[Callable, Callable] = {
