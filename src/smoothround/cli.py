@@ -215,19 +215,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         "error": plots.plot_error_vs_k,
         "derivatives": plots.plot_derivatives,
         "terms": plots.plot_terms,
+        "toolbox": plots.plot_toolbox,
     }
     for name in names:
-        if name == "toolbox":
-            path, _, skipped = plots.plot_toolbox(out / PLOTS[name])
-            if path is None:
-                print(
-                    "toolbox gallery skipped: smoothround.toolbox exports nothing drawable"
-                    + (f" ({', '.join(skipped)})" if skipped else " (its __all__ is empty)")
-                )
-                continue
-        else:
-            path = draw[name](out / PLOTS[name])
-        print(path)
+        print(draw[name](out / PLOTS[name]))
     return 0
 
 

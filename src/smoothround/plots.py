@@ -9,15 +9,14 @@ canvas; pyplot and its global state are never touched), writes it as a PNG to ``
 * :func:`plot_derivatives` -- ``r'`` over a period at several ``k`` (min at the integers, max at
   half-integers);
 * :func:`plot_terms` -- direct-sum pairs against Fourier harmonics needed, against ``k``;
-* :func:`plot_toolbox` -- a gallery of the smoothing toolbox (``smoothround.toolbox.__all__``).
+* :func:`plot_toolbox` -- a gallery of the smoothing toolbox against the functions it replaces.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ __all__ = [
     "plot_round",
     "plot_terms",
     "plot_toolbox",
-    "toolbox_functions",
 ]
 
 _COLORS = {"window": "#1f77b4", "density": "#d62728", "tanh": "#2ca02c"}
@@ -217,104 +215,51 @@ def plot_terms(
     return _save(fig, path)
 
 
-def toolbox_functions() -> list[tuple[str, Callable[..., Any]]]:
-    """The public callables of ``smoothround.toolbox`` (its ``__all__``), in order; empty if it exports none.
-
-    >>> isinstance(toolbox_functions(), list)
-    True
-    """
-    from smoothround import toolbox
-
-    names = list(getattr(toolbox, "__all__", []))
-    return [(n, getattr(toolbox, n)) for n in names if callable(getattr(toolbox, n, None))]
-
-
-def _try_curves(fn: Callable[..., Any], x: np.ndarray, ks: Sequence[float]) -> list[tuple[str, np.ndarray]]:
-    """Evaluate a toolbox function elementwise on ``x`` (with sharpness ``k`` if it takes one); [] if not."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return []
-    positional = [
-        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    names = {p.name for p in params}
-    if len(positional) >= 2:
-        labels = [f"k = {k:g}" for k in ks]
-
-        def call_on(grid: np.ndarray, k: float) -> Any:
-            return fn(grid, k)
-    elif len(positional) == 1 and "k" in names:
-        labels = [f"k = {k:g}" for k in ks]
-
-        def call_on(grid: np.ndarray, k: float) -> Any:
-            return fn(grid, k=k)
-    elif len(positional) == 1:
-        labels = [""]
-
-        def call_on(grid: np.ndarray, k: float) -> Any:
-            return fn(grid)
-    else:
-        return []
-    curves = []
-    for label in labels:
-        k = float(label.split("=")[1]) if label else 0.0
-        try:
-            y = np.asarray(call_on(x, k), dtype=np.float64)
-        except Exception:  # a gallery shows what it can and says what it skipped
-            return []
-        if y.shape != x.shape or not np.isfinite(y).any():
-            return []
-        # elementwise: on a prefix of the grid it gives the prefix of the values (softmax does not)
-        try:
-            head = np.asarray(call_on(x[:50], k), dtype=np.float64)
-        except Exception:  # not elementwise on a grid: skip it
-            return []
-        if head.shape != (50,) or not np.allclose(head, y[:50], rtol=1e-9, atol=1e-12, equal_nan=True):
-            return []
-        curves.append((label, y))
-    return curves
-
-
-def plot_toolbox(
-    path: str | os.PathLike[str], *, ks: Sequence[float] = (2, 10)
-) -> tuple[Path | None, list[str], list[str]]:
-    """Gallery of the smoothing toolbox: one panel per elementwise function of ``smoothround.toolbox``.
-
-    Returns ``(path or None, shown, skipped)``: ``None`` (and no file) when the toolbox exports nothing
-    that can be
-    drawn as ``f(x)`` or ``f(x, k)`` on a grid.
+def plot_toolbox(path: str | os.PathLike[str]) -> Path:
+    """Gallery of the smoothing toolbox: each surrogate against the function it replaces.
 
     >>> import tempfile, os
-    >>> out, shown, skipped = plot_toolbox(os.path.join(tempfile.mkdtemp(), "g.png"))
-    >>> out is None or out.exists()
+    >>> plot_toolbox(os.path.join(tempfile.mkdtemp(), "g.png")).exists()
     True
     """
+    import smoothround as sr
+
     x = np.linspace(-3.0, 3.0, 601)
-    panels: list[tuple[str, list[tuple[str, np.ndarray]]]] = []
-    skipped: list[str] = []
-    for name, fn in toolbox_functions():
-        curves = _try_curves(fn, x, ks)
-        if curves:
-            panels.append((name, curves))
-        else:
-            skipped.append(name)
-    if not panels:
-        return None, [], skipped
-    cols = min(4, len(panels))
-    rows = math.ceil(len(panels) / cols)
-    fig = _figure(3.6 * cols, 3.0 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax, (name, curves) in zip(axes, panels, strict=False):
+    hard = {"color": "black", "lw": 1.0, "ls": "--"}
+    fig = _figure(14.4, 6.4)
+    axes = fig.subplots(2, 4).ravel()
+
+    def panel(ax: Any, title: str, exact: np.ndarray, curves: list[tuple[str, Any]]) -> None:
+        ax.plot(x, exact, label="exact", **hard)
         for (label, y), alpha in zip(curves, _shades(len(curves)), strict=True):
-            ax.plot(x, y, color="#9467bd", alpha=alpha, lw=1.4, label=label or None)
-        ax.set_title(name, fontsize=10)
+            ax.plot(x, np.asarray(y), color="#9467bd", alpha=alpha, lw=1.4, label=label)
+        ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        if any(label for label, _ in curves):
-            ax.legend(fontsize=7)
-    for ax in axes[len(panels) :]:
-        ax.set_axis_off()
-    return _save(fig, path), [name for name, _ in panels], skipped
+        ax.legend(fontsize=7)
+
+    panel(axes[0], "smooth_abs, k = 3", np.abs(x),
+          [(m, sr.smooth_abs(x, 3.0, method=m)) for m in ("erf", "logcosh", "sqrt")])
+    panel(axes[1], "smooth_relu (softplus)", np.maximum(x, 0), [(f"k = {k}", sr.smooth_relu(x, k)) for k in (1, 3, 10)])
+    panel(axes[2], "smooth_clamp to [-1, 1]", np.clip(x, -1, 1),
+          [(f"k = {k}", sr.smooth_clamp(x, lo=-1.0, hi=1.0, k=k)) for k in (2, 10)])
+    panel(axes[3], "smooth_step, k = 4", (x > 0).astype(float),
+          [(m, sr.smooth_step(x, 4.0, method=m)) for m in ("arctan", "erf", "logistic")])
+    zero = np.zeros_like(x)
+    panel(axes[4], "smooth_maximum(x, 0), k = 3", np.maximum(x, 0),
+          [(m, sr.smooth_maximum(x, zero, 3.0, method=m)) for m in ("logsumexp", "boltzmann", "erf", "sqrt")])
+    panel(axes[5], "smooth_minimum(x, 0), k = 3", np.minimum(x, 0),
+          [(m, sr.smooth_minimum(x, zero, 3.0, method=m)) for m in ("logsumexp", "erf")])
+    breakpoints = np.arange(-2.0, 4.0)
+    values = np.arange(-3.0, 4.0)
+    panel(axes[6], "smooth_steps: floor, logistic kernel", np.floor(x),
+          [(f"width = {w}", sr.smooth_steps(x, breakpoints, values, kernel="logistic", width=w)) for w in (0.3, 0.1)])
+    ax = axes[7]
+    for kernel, alpha in zip(("gaussian", "cauchy", "logistic"), _shades(3), strict=True):
+        ax.plot(x, sr.mollifier(x, kernel=kernel, width=0.5), color="#9467bd", alpha=alpha, lw=1.4, label=kernel)
+    ax.set_title("mollifiers, width 0.5 (each integrates to 1)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
 
 
 #: file name -> (title, caption) of every figure the report draws (the toolbox gallery only when it exists).
@@ -339,6 +284,6 @@ FIGURES = {
     ),
     "toolbox_gallery.png": (
         "Smoothing toolbox gallery",
-        "Each elementwise function of smoothround.toolbox at two sharpness values.",
+        "Toolbox surrogates (purple, darker = sharper) against the functions they replace (dashed).",
     ),
 }
