@@ -187,3 +187,24 @@ def test_mixed_libraries_are_rejected() -> None:
         sr.round(np.array([0.3]), torch.tensor(5.0))
     with pytest.raises(TypeError, match=r"`derivative` is for NumPy input"):
         sr.derivative(sr.round, torch.tensor([0.3]), 5.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_torch_compile_fullgraph_for_inference(method: str) -> None:
+    """No input requires grad (inference, no_grad): compiled code must still trace in one graph."""
+    x = torch.tensor(GRID, dtype=torch.float32)
+    compiled = torch.compile(lambda a: sr.round(a, 9.0, method=method), fullgraph=True)
+    torch.testing.assert_close(compiled(x), sr.round(x, 9.0, method=method), rtol=0, atol=3e-7)
+    with torch.no_grad():
+        y = compiled(x.clone().requires_grad_())
+    assert not y.requires_grad
+    quantized = torch.compile(lambda a: sr.quantize(a, 9.0, step=0.5, qmin=-2, qmax=2, method=method), fullgraph=True)
+    torch.testing.assert_close(quantized(x), sr.quantize(x, 9.0, step=0.5, qmin=-2, qmax=2, method=method))
+
+
+def test_no_autograd_node_when_no_gradient_is_wanted() -> None:
+    x = torch.randn(100)
+    assert sr.round(x, 5.0).grad_fn is None
+    with torch.no_grad():
+        assert sr.round(x.requires_grad_(), 5.0).grad_fn is None
+    assert sr.round(x, 5.0).grad_fn is not None

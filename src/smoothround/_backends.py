@@ -195,9 +195,9 @@ def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Ar
     x = prepared.array
     args = [params[name] for name in op.param_names]
     if prepared.backend == "torch":
-        from smoothround._torch_adapter import SmoothElementwise
+        from smoothround._torch_adapter import smooth_apply
 
-        out = SmoothElementwise.apply(op, x, *args)
+        out = smooth_apply(op, x, *args)
     elif prepared.backend == "jax":
         from smoothround._jax_adapter import smooth_elementwise
 

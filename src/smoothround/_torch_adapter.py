@@ -23,6 +23,30 @@ def _blockwise(x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> bool:
     )
 
 
+def smooth_apply(op: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+    """The op's value, through the autograd Function only when a gradient can be asked for.
+
+    Without one (inference, ``torch.no_grad()``) the value is computed directly: nothing is saved, and
+    torch.compile then traces plain tensor code (dynamo mis-binds a Function's non-tensor arguments when no
+    input requires grad).
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
+        return SmoothElementwise.apply(op, x, *params)
+    return _evaluate(op, x, params)
+
+
+def _evaluate(op: Any, x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    named = dict(zip(op.param_names, params, strict=True))
+    evaluate = op.hard if op.straight_through else op.value
+    if not _blockwise(x, params):
+        return evaluate(xp, x, named)
+    flat = x.reshape(-1)
+    out = torch.empty_like(flat)
+    for start in range(0, flat.numel(), BLOCK):
+        out[start : start + BLOCK] = evaluate(xp, flat[start : start + BLOCK], named)
+    return out.view(x.shape)
+
+
 class SmoothElementwise(torch.autograd.Function):
     """Forward: the op's value (or its hard limit for straight-through). Backward: the closed-form partials.
 
@@ -33,15 +57,7 @@ class SmoothElementwise(torch.autograd.Function):
 
     @staticmethod
     def forward(op: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        named = dict(zip(op.param_names, params, strict=True))
-        evaluate = op.hard if op.straight_through else op.value
-        if not _blockwise(x, params):
-            return evaluate(xp, x, named)
-        flat = x.reshape(-1)
-        out = torch.empty_like(flat)
-        for start in range(0, flat.numel(), BLOCK):
-            out[start : start + BLOCK] = evaluate(xp, flat[start : start + BLOCK], named)
-        return out.view(x.shape)
+        return _evaluate(op, x, params)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
