@@ -194,6 +194,7 @@ def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Ar
     """Evaluate ``op`` on a prepared input, differentiably in the input's own framework."""
     x = prepared.array
     args = [params[name] for name in op.param_names]
+    out: Array
     if prepared.backend == "torch":
         from smoothround._torch_adapter import smooth_apply
 
