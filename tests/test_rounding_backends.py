@@ -208,3 +208,28 @@ def test_no_autograd_node_when_no_gradient_is_wanted() -> None:
     with torch.no_grad():
         assert sr.round(x.requires_grad_(), 5.0).grad_fn is None
     assert sr.round(x, 5.0).grad_fn is not None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
+                 elements=st.floats(-1e4, 1e4, allow_nan=False)),
+    k=st.floats(1e-3, 1e4),
+    method=st.sampled_from(METHODS),
+    fn=st.sampled_from(FUNCTIONS),
+)
+def test_backends_agree_on_random_shapes_under_jit(x: np.ndarray, k: float, method: str, fn: object) -> None:
+    expect = np.asarray(fn(x, k, method=method))  # type: ignore[operator]
+    got_torch = fn(torch.from_numpy(x), k, method=method)  # type: ignore[operator]
+    got_jax = jax.jit(lambda v: fn(v, k, method=method))(jnp.asarray(x))  # type: ignore[operator]
+    assert got_torch.shape == expect.shape == got_jax.shape
+    # a few ulps of the result, plus the conditioning: the slope times a few ulps of the offset (|u| <= 1/2)
+    slope = np.abs(sr.derivative(fn, x, k, method=method))  # type: ignore[arg-type]
+    allowed = 4e-15 * (np.maximum(np.abs(expect), 1.0) + slope)
+    assert np.all(np.abs(got_torch.numpy() - expect) <= allowed)
+    assert np.all(np.abs(np.asarray(got_jax) - expect) <= allowed)
