@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -284,3 +285,89 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ======================================================================= targets out of reach, extreme k
+
+
+def test_k_for_widens_its_bracket_where_the_closed_forms_allow() -> None:
+    # the old search stopped at the bracket's edge k = 1e7 (L1 there 1.39e-7) and returned it as the answer
+    k = analysis.k_for("window", l1_error=1e-9)
+    assert k == pytest.approx(2 * math.log(2) / 1e-9, rel=1e-9)
+    assert analysis.l1_error("window", k) == pytest.approx(1e-9, rel=1e-9)
+    # ... and at k = 1e-3 (slope 0.99999983 there): soft_round's slope is 1 - k^2/6 for small k
+    k = analysis.k_for("tanh", min_derivative=0.9999999999)
+    assert k == pytest.approx(math.sqrt(6e-10), rel=1e-6)
+    assert analysis.derivative_min("tanh", k) >= 0.9999999999 > analysis.derivative_min("tanh", k * 1.01)
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "named"),
+    [
+        ("window", {"l1_error": 1e-305}, "`l1_error` = 1e-305"),
+        ("window", {"error": 0.1, "delta": 1e-300}, "`error` = 0.1 at `delta` = 1e-300"),
+        ("density", {"l1_error": 1e-9, "via": "core"}, "`l1_error` = 1e-09"),
+    ],
+)
+def test_k_for_out_of_reach_raises(method: str, target: dict[str, object], named: str) -> None:
+    with pytest.raises(ValueError, match="out of reach") as info:
+        analysis.k_for(method, **target)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert named in message
+    assert repr(method) in message
+    assert "over k in [1e-12, 1e+" in message  # the reachable range
+
+
+@pytest.mark.parametrize("method", analysis.METHODS)
+@pytest.mark.parametrize("k", [1e-300, 1e-20, 1e-9])
+def test_tiny_k_gives_the_identity_limits(method: str, k: float) -> None:
+    assert analysis.l1_error(method, k) == pytest.approx(0.25, rel=1e-12)
+    assert analysis.rms_error(method, k) == pytest.approx(1 / math.sqrt(12), rel=1e-12)
+    assert analysis.band_width(method, k, 0.01) == pytest.approx(0.98, rel=1e-12)
+    assert analysis.band_error(method, k, 0.1) == pytest.approx(0.4, rel=1e-12)
+    assert analysis.derivative_min(method, k) == pytest.approx(1.0, rel=1e-12)
+    assert analysis.derivative_max(method, k) == pytest.approx(1.0, rel=1e-12)
+    assert analysis.is_identity(method, k)
+
+
+# leading-order forms (SPEC 4), exact to O(e^(-k/2)): L1 * k, RMS^2 * k, band width * k / ln(1/eps - 1),
+# band error at delta = 3/k
+HUGE_K = {
+    "window": (2 * math.log(2), 2 * (math.log(2) - 0.5), 2.0, 1 / (1 + math.exp(3))),
+    "density": (math.log(2), math.log(2) - 0.5, 1.0, 1 / (1 + math.exp(6))),
+    "tanh": (math.log(2), math.log(2) - 0.5, 1.0, 1 / (1 + math.exp(6))),
+}
+
+
+@pytest.mark.parametrize("method", analysis.METHODS)
+@pytest.mark.parametrize("k", [1e9, 1e15, 1e100, 1e300])
+def test_huge_k_follows_the_leading_order_forms(method: str, k: float) -> None:
+    l1, ms, width, band = HUGE_K[method]
+    assert k * analysis.l1_error(method, k) == pytest.approx(l1, rel=1e-9)
+    assert k * analysis.rms_error(method, k) ** 2 == pytest.approx(ms, rel=1e-9)
+    assert k * analysis.band_width(method, k, 0.01) == pytest.approx(width * math.log(99), rel=1e-6)
+    assert analysis.band_error(method, k, 3.0 / k) == pytest.approx(band, rel=1e-9)
+    assert analysis.derivative_min(method, k) == 0.0  # 2k e^(-k/2) and smaller: below float64's range
+    assert analysis.derivative_max(method, k) == pytest.approx(k / 4 if method == "window" else k / 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "via"),
+    [
+        (lambda: analysis.l1_error("window", 1e-310), "closed"),
+        (lambda: analysis.rms_error("tanh", 1e301), "closed"),
+        (lambda: analysis.band_width("density", 1e-310, 0.01), "closed"),
+        (lambda: analysis.l1_error("density", 1e9, via="core"), "core"),
+    ],
+)
+def test_k_outside_the_supported_range_raises(call: object, via: str) -> None:
+    high = "1e+08" if via == "core" else "1e+300"
+    with pytest.raises(ValueError, match=re.escape(f"`k` must be in [1e-300, {high}]")):
+        call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("method", ["window", "density"])
+def test_terms_needed_beyond_the_cap_is_none(method: str) -> None:
+    assert analysis.terms_needed(method, 1e-300, 1e-7).direct is None
+    assert analysis.terms_needed(method, 1e-300, 1e-7).fourier == 0
+    assert analysis.terms_needed(method, 1e300, 1e-7) == (1, None)

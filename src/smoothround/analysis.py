@@ -29,6 +29,13 @@ Every quantity is available two ways, chosen by ``via``:
     ``smoothround.derivative``,
     and ``_rounding_math.direct_terms`` / ``fourier_terms`` for term counts). The tests check that both agree.
 
+Every function accepts ``k`` in [1e-300, 1e300] (1e8 at most with ``via="core"``, where float64 can no longer
+resolve the error band of width ~1/k next to u = 1/2) and raises a ValueError naming ``k`` outside it. Below
+k = 1e-8 the measures are the identity's (L1 1/4, RMS 1/sqrt(12), slopes 1); for large ``k`` the error is
+evaluated from the distance to the half-integer, so it follows SPEC 4's leading-order forms (L1 ~ 2 ln2/k for
+the window method, ln2/k for density and tanh) up to k = 1e300. :func:`k_for` raises a ValueError when its
+target is out of reach instead of returning the edge of its search range.
+
 The error of every method on a period is ``e(u) = r(u)`` for ``u`` in ``(-1/2, 1/2)``: odd and increasing
 (SPEC
 P7, and the same for soft_round), so the worst error at distance >= ``delta`` is ``r(1/2 - delta)``.
@@ -75,7 +82,15 @@ FLOAT64_EPS = 2.0**-53
 Via = Literal["closed", "core"]
 _PI = math.pi
 _FOURIER_BELOW = 4.5  # the series below use the Fourier form for k below this (SPEC 3.3)
-_K_LO, _K_HI = 1e-3, 1e7  # search range of k_for and identity_threshold
+#: Supported sharpness range: below _K_MIN every measure is the identity's to float64 precision (and k's
+#: reciprocal would overflow); above _K_MAX the error band ~1/k would underflow. Closed forms cover all of it.
+_K_MIN, _K_MAX = 1e-300, 1e300
+#: Below this k every method equals the identity to float64 precision (window and density: e^(-2 pi^2 / k);
+#: tanh: k^2 / 96 relative), so the measures return the identity's values.
+_K_TINY = 1e-8
+#: With ``via="core"`` the error band (width ~1/k) must be resolvable next to u = 1/2 in float64.
+_K_CORE_MAX = 1e8
+_K_LO, _K_HI = 1e-12, _K_MAX  # search range of k_for
 
 
 # ======================================================================= argument checks
@@ -106,8 +121,18 @@ def _check_number(
     return v
 
 
-def _check_k(k: Any) -> float:
-    return _check_number("k", k, 0.0, math.inf)
+def _check_k(k: Any, via: str = "closed") -> float:
+    v = _check_number("k", k, 0.0, math.inf)
+    high = _K_CORE_MAX if via == "core" else _K_MAX
+    if not _K_MIN <= v <= high:
+        extra = (
+            " with via='core' (float64 cannot resolve the error band next to u = 1/2)"
+            if via == "core"
+            else ""
+        )
+        msg = f"`k` must be in [{_K_MIN:g}, {high:g}]{extra}; got {k!r}."
+        raise ValueError(msg)
+    return v
 
 
 def _check_via(via: Any) -> Via:
@@ -135,6 +160,8 @@ def _rho(t: np.ndarray) -> np.ndarray:
 def _harmonics(k: float) -> tuple[np.ndarray, np.ndarray]:
     """Harmonic numbers m and z_m = 2 pi^2 m / k up to z ~ 60 (terms below e^-60 relative are dropped)."""
     beta = 2.0 * _PI**2 / k
+    if beta > 745.0:  # every term underflows: exactly the identity in float64
+        return np.zeros(0), np.zeros(0)
     m = np.arange(1, max(2, math.ceil(60.0 / beta) + 1), dtype=np.float64)
     return m, beta * m
 
@@ -159,6 +186,8 @@ def _deviation(method: str, u: np.ndarray, k: float) -> np.ndarray:
     if k >= _FOURIER_BELOW:
         return _value(method, u, k) - u
     m, z = _harmonics(k)
+    if m.size == 0:
+        return np.zeros_like(np.asarray(u, dtype=np.float64))
     s = np.sin(2.0 * _PI * np.multiply.outer(u, m))
     if method == "window":
         a = (-1.0) ** m * (2.0 * _PI / k) * 2.0 * np.exp(-z) / -np.expm1(-2.0 * z)
@@ -202,6 +231,8 @@ def _slope(method: str, u: np.ndarray, k: float) -> np.ndarray:
         return 2.0 * k * _rho(2.0 * k * (np.abs(u) - 0.5)) / tt
     if k < _FOURIER_BELOW:
         m, z = _harmonics(k)
+        if m.size == 0:
+            return np.ones_like(u)
         c = np.cos(2.0 * _PI * np.multiply.outer(u, m))
         if method == "window":
             return 1.0 + 2.0 * (c @ ((-1.0) ** m * _h(z)))
@@ -227,6 +258,34 @@ def _slope(method: str, u: np.ndarray, k: float) -> np.ndarray:
     return k * (p * (j - mean_j[..., None]) * (tau - mean_tau[..., None])).sum(axis=-1)
 
 
+def _at_distance(method: str, d: np.ndarray, k: float) -> np.ndarray:
+    """r(1/2 - d) for 0 <= d <= 1/2: the error at distance d from the half-integer, computed from d itself.
+
+    Forming 1/2 - d first would lose d below ~1e-17, and with it the whole error band once k > ~1e12; these
+    forms take d directly (window pair form with u = 1/2 - d; density log weights relative to n = 0; the stable
+    soft_round form), so they hold for every k up to _K_MAX.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    if k < _K_TINY:
+        return 0.5 - d
+    if method == "tanh":
+        return _sigmoid(-2.0 * k * d) * (np.expm1(-k * (1.0 - 2.0 * d)) / math.expm1(-k))
+    if k < _FOURIER_BELOW:
+        return _value(method, 0.5 - d, k)
+    big_m = math.ceil(46.0 / k) + 1
+    n = np.arange(1, big_m + 1, dtype=np.float64)
+    if method == "window":  # pair n: sigma(k(u - n + 1/2)) - sigma(-k(u + n - 1/2)) with u = 1/2 - d
+        terms = _sigmoid(-k * np.add.outer(d, n - 1.0)) - _sigmoid(k * np.subtract.outer(d, n))
+        return terms[..., ::-1].sum(axis=-1)
+    # weights rho(k(u - j)), j = -M..M, relative to j = 0: |t_j| - |t_0| is k|j| (j <= 0), k(j - 1 + 2d) (j >= 1)
+    j = np.arange(-big_m, big_m + 1, dtype=np.float64)
+    abs_t = np.abs(k * np.subtract.outer(-d, j - 0.5))
+    diff = np.where(j <= 0, k * np.abs(j), k * np.add.outer(2.0 * d, j - 1.0))
+    ell = -diff - 2.0 * np.log1p(np.exp(-abs_t)) + 2.0 * np.log1p(np.exp(-abs_t[..., big_m : big_m + 1]))
+    w = np.exp(ell)
+    return (w @ j) / w.sum(axis=-1)
+
+
 # ======================================================================= the core (via="core")
 
 
@@ -245,30 +304,26 @@ def _core_slope(method: str, x: np.ndarray, k: float) -> np.ndarray:
     return np.asarray(out, dtype=np.float64)
 
 
-def _error_fn(method: str, k: float, via: str) -> Callable[[np.ndarray], np.ndarray]:
-    """u -> r(u) (= the error against round on (-1/2, 1/2))."""
-    if via == "core":
-        return lambda u: _core_value(method, u, k)
-    return lambda u: _value(method, u, k)
-
-
 # ======================================================================= quadrature
 
 
 def _half_period_rule(k: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [0, 1/2], graded geometrically towards u = 1/2 on the scale 1/k."""
+    """Gauss-Legendre nodes and weights for d = 1/2 - u on [0, 1/2], graded geometrically towards d = 0 (the
+    half-integer) on the scale 1/k."""
     d = (1.0 / k) * 2.0 ** np.arange(-5.0, 80.0)
     d = d[d < 0.5]
-    breaks = np.unique(np.concatenate([np.linspace(0.0, 0.5, 9), 0.5 - d]))
+    breaks = np.unique(np.concatenate([np.linspace(0.0, 0.5, 9), d]))
     x, w = np.polynomial.legendre.leggauss(24)
     a, b = breaks[:-1, None], breaks[1:, None]
     return ((a + b) / 2 + (b - a) / 2 * x).ravel(), ((b - a) / 2 * w).ravel()
 
 
 def _period_mean(method: str, k: float, via: str, power: int) -> float:
-    """Mean of |e|^power over a period = 2 * integral_0^1/2 r(u)^power du."""
-    u, w = _half_period_rule(k)
-    r = _error_fn(method, k, via)(u)
+    """Mean of |e|^power over a period = 2 * integral_0^1/2 r(1/2 - d)^power dd."""
+    if k < _K_TINY and via == "closed":
+        return 0.5**power / (power + 1)  # the identity: 2 * integral_0^1/2 u^p du
+    d, w = _half_period_rule(k)
+    r = _core_value(method, 0.5 - d, k) if via == "core" else _at_distance(method, d, k)
     return float(2.0 * np.sum(w * np.abs(r) ** power))
 
 
@@ -289,9 +344,12 @@ def l1_error(method: str, k: float, *, via: Via = "closed") -> float:
     >>> round(l1_error("tanh", 1e-9), 6)
     0.25
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     if via == "core" or method == "density":
         return _period_mean(method, k, via, 1)
+    if k < _K_TINY:
+        return 0.25
     if method == "tanh":
         if k <= 20.0:
             return 0.5 - math.log1p(2.0 * math.sinh(k / 4.0) ** 2) / (k * math.tanh(k / 2.0))
@@ -319,7 +377,8 @@ def rms_error(method: str, k: float, *, via: Via = "closed") -> float:
     >>> round(rms_error("window", 1.0), 4), round(rms_error("window", 1000.0) ** 2 * 1000.0, 4)
     (0.2887, 0.3863)
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     return math.sqrt(_period_mean(method, k, via, 2))
 
 
@@ -339,10 +398,11 @@ def band_error(method: str, k: float, delta: float, *, via: Via = "closed") -> f
     >>> band_error("tanh", 3.0, 0.0)
     0.5
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     delta = _check_number("delta", delta, 0.0, 0.5, closed_low=True, closed_high=True)
     if via == "closed":
-        return float(abs(_value(method, np.array([0.5 - delta]), k)[0]))
+        return float(abs(_at_distance(method, np.array([delta]), k)[0]))
     x = np.linspace(-0.5 + delta, 0.5 - delta, 4001)  # one period: r - round keeps full relative precision
     return float(np.max(np.abs(_core_value(method, x, k) - np.round(x))))
 
@@ -383,20 +443,26 @@ def band_width(method: str, k: float, threshold: float, *, via: Via = "closed") 
     >>> round(band_width("window", 10.0, 0.01), 4), round(band_width("density", 100.0, 0.01), 5)
     (0.8606, 0.04595)
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     eps = _check_number("threshold", threshold, 0.0, 0.5)
+    if via == "closed" and k < _K_TINY:
+        return 1.0 - 2.0 * eps
+    if via == "closed" and method == "tanh" and k < 1.0:
+        return 2.0 * math.atanh(math.tanh(k / 2.0) * (1.0 - 2.0 * eps)) / k
     if via == "closed" and method == "tanh":
         t = math.tanh(k / 2.0)
         one_minus = (
             2.0 * math.exp(-k) / (1.0 + math.exp(-k)) + 2.0 * eps * t
         )  # 1 - t (1 - 2 eps), no cancellation
         return float(math.log((2.0 - one_minus) / one_minus) / k)
-    err = _error_fn(method, k, via)
 
     def err_at_distance(d: float) -> float:  # error at distance d from the half-integer, decreasing in d
-        return -float(err(np.array([0.5 - d]))[0])
+        if via == "core":
+            return -float(_core_value(method, np.array([0.5 - d]), k)[0])
+        return -float(_at_distance(method, np.array([d]), k)[0])
 
-    d_star = _solve_increasing(err_at_distance, -eps, 1e-300, 0.5, log=True, iterations=120)
+    d_star = _solve_increasing(err_at_distance, -eps, 1e-320, 0.5, log=True, iterations=120)
     return 2.0 * d_star
 
 
@@ -414,7 +480,8 @@ def derivative_min(method: str, k: float, *, via: Via = "closed") -> float:
     >>> round(derivative_min("window", 5.0), 4), round(derivative_min("density", 5.0), 4)
     (0.7066, 0.2525)
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     if via == "closed":
         return float(_slope(method, np.array([0.0]), k)[0])
     return float(np.min(_core_slope(method, np.linspace(-0.5, 0.5, 4001), k)))
@@ -428,7 +495,8 @@ def derivative_max(method: str, k: float, *, via: Via = "closed") -> float:
     >>> round(derivative_max("window", 10.0), 5), round(derivative_max("density", 10.0), 5)
     (2.50091, 4.93353)
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     if via == "closed":
         return float(_slope(method, np.array([0.5]), k)[0])
     return float(np.max(_core_slope(method, np.linspace(-0.5, 0.5, 4001), k)))
@@ -445,12 +513,15 @@ class Terms(NamedTuple):
     fourier: int | None
 
 
-def _first_below(log_bound: Callable[[np.ndarray], np.ndarray], log_tol: float, start: int) -> int:
+_TERMS_CAP = 10**6  # term counts beyond this are reported as None (no evaluation uses that form there)
+
+
+def _first_below(log_bound: Callable[[np.ndarray], np.ndarray], log_tol: float, start: int) -> int | None:
     """Smallest integer M >= start with log_bound(M) <= log_tol (bound decreasing in M), searched in
-    chunks."""
+    chunks; None when it exceeds _TERMS_CAP."""
     lo = start
     size = 256
-    while True:
+    while lo <= _TERMS_CAP:
         m = np.arange(lo, lo + size, dtype=np.float64)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             ok = np.nonzero(log_bound(m) <= log_tol)[0]
@@ -458,6 +529,7 @@ def _first_below(log_bound: Callable[[np.ndarray], np.ndarray], log_tol: float, 
             return int(m[ok[0]])
         lo += size
         size *= 2
+    return None
 
 
 def _log_window_fourier_bound(k: float, m: np.ndarray) -> np.ndarray:
@@ -503,14 +575,16 @@ def terms_needed(method: str, k: float, tol: float, *, via: Via = "closed") -> T
     asks the
     core (``_rounding_math.direct_terms`` / ``fourier_terms``; its density direct count uses the certified
     bound B2,
-    at most one more). The direct sum is cheaper from k ~ 4.3-4.65 on (SPEC 3.3).
+    at most one more). The direct sum is cheaper from k ~ 4.3-4.65 on (SPEC 3.3). A count above 10**6 (the
+    direct sum at tiny k, the Fourier series at large k: forms no evaluation uses there) is reported as None.
 
     >>> terms_needed("window", 2.0, 1e-16), terms_needed("density", 10.0, 1e-7)
     (Terms(direct=19, fourier=3), Terms(direct=2, fourier=11))
     >>> terms_needed("tanh", 10.0, 1e-7)
     Terms(direct=None, fourier=None)
     """
-    method, k, via = _check_method(method), _check_k(k), _check_via(via)
+    method, via = _check_method(method), _check_via(via)
+    k = _check_k(k, via)
     tol = _check_number("tol", tol, 0.0, 0.5)
     if method == "tanh":
         return Terms(None, None)
@@ -524,12 +598,13 @@ def terms_needed(method: str, k: float, tol: float, *, via: Via = "closed") -> T
         return Terms(int(_rounding_math.direct_terms(method, k, tol)), fourier)
     log_tol = math.log(tol)
     if method == "window":
-        direct = max(1, math.ceil(math.log(1.0 / tol - 1.0) / k))
+        pairs = math.log(1.0 / tol - 1.0) / k
+        direct = max(1, math.ceil(pairs)) if pairs <= _TERMS_CAP else None
         fourier = _first_below(lambda m: _log_window_fourier_bound(k, m), log_tol, 0)
     else:
         direct = _first_below(lambda m: _log_density_direct_error(k, m), log_tol, 1)
         fourier = _first_below(lambda m: np.log(_density_fourier_bound(k, m)), log_tol, 0)
-    return Terms(int(direct), int(fourier))
+    return Terms(direct, None if fourier is None or fourier > _TERMS_CAP else fourier)
 
 
 # ======================================================================= identity
@@ -616,30 +691,62 @@ def k_for(
         msg = "`delta` goes with `error`; give `error` too."
         raise ValueError(msg)
     v: Via = "core" if via == "core" else "closed"
+    lo, hi = _K_LO, (_K_CORE_MAX if v == "core" else _K_MAX)
     if l1_error is not None:
         target = _check_number("l1_error", l1_error, 0.0, 0.25)
-
-        def neg_l1(k: float) -> float:
-            return -l1_error_fn(method, k, via=v)
-
-        return _solve_increasing(neg_l1, -target, _K_LO, _K_HI, log=True, iterations=100)
+        return _k_reaching(
+            lambda k: l1_error_fn(method, k, via=v), target, lo, hi, method, f"`l1_error` = {l1_error!r}"
+        )
     if error is not None:
         if delta is None:
             msg = "`error` needs `delta`, the distance from the half-integers beyond which it must hold."
             raise ValueError(msg)
         d = _check_number("delta", delta, 0.0, 0.5)
         target = _check_number("error", error, 0.0, 0.5 - d)
-
-        def neg_band(k: float) -> float:
-            return -band_error(method, k, d, via=v)
-
-        return _solve_increasing(neg_band, -target, _K_LO, _K_HI, log=True, iterations=100)
+        return _k_reaching(
+            lambda k: band_error(method, k, d, via=v),
+            target,
+            lo,
+            hi,
+            method,
+            f"`error` = {error!r} at `delta` = {delta!r}",
+        )
     floor = _check_number("min_derivative", min_derivative, 0.0, 1.0)
+    return _k_reaching(
+        lambda k: derivative_min(method, k, via=v),
+        floor,
+        lo,
+        hi,
+        method,
+        f"`min_derivative` = {min_derivative!r}",
+        at_least=True,
+    )
 
-    def neg_slope(k: float) -> float:
-        return -derivative_min(method, k, via=v)
 
-    return _solve_increasing(neg_slope, -floor, _K_LO, _K_HI, log=True, iterations=100)
+def _k_reaching(
+    f: Callable[[float], float],
+    target: float,
+    lo: float,
+    hi: float,
+    method: str,
+    asked: str,
+    *,
+    at_least: bool = False,
+) -> float:
+    """Bisection (in log k) for the k where the decreasing measure f crosses target; a ValueError when the
+    target lies outside what f reaches on [lo, hi] (never the silent edge of the bracket).
+
+    ``at_least=False``: the smallest k with f(k) <= target; ``at_least=True``: the largest k with f(k) >=
+    target."""
+    f_lo, f_hi = f(lo), f(hi)
+    if not (f_hi <= target <= f_lo) or (at_least and f_hi >= target) or (not at_least and f_lo <= target):
+        what = "the gradient floor" if at_least else "the error"
+        msg = (
+            f"{asked} is out of reach for {method!r}: over k in [{lo:g}, {hi:g}] {what} ranges from "
+            f"{f_lo:.6g} (k = {lo:g}) to {f_hi:.6g} (k = {hi:g})."
+        )
+        raise ValueError(msg)
+    return _solve_increasing(lambda k: -f(k), -target, lo, hi, log=True, iterations=100)
 
 
 l1_error_fn = l1_error  # k_for shadows the name with its keyword argument
