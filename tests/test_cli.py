@@ -228,6 +228,12 @@ def test_help(tmp_path: Path) -> None:
         ["k-for", "window", "--min-derivative", "2"],
         ["k-for", "nearest", "--l1-error", "0.1"],
         ["report", "--out", "a_file"],
+        ["report", "--out", ""],
+        ["plot", "--out", " "],
+        ["table", "error", "--k", "1e-310"],
+        ["table", "error", "--k", "1e301"],
+        ["k-for", "window", "--l1-error", "1e-320"],
+        ["k-for", "window", "--error", "0.1", "--delta", "1e-300"],
     ],
 )
 def test_bad_arguments_one_line_no_traceback(tmp_path: Path, args: list[str]) -> None:
@@ -239,6 +245,43 @@ def test_bad_arguments_one_line_no_traceback(tmp_path: Path, args: list[str]) ->
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("smoothround: error: "), result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["report", "--out", ""], "--out"),
+        (["table", "error", "--k", "1e-310"], "--k"),
+        (["k-for", "window", "--l1-error", "1e-320"], "--l1-error = 1e-320 is out of reach"),
+        (["k-for", "window", "--error", "0.1", "--delta", "1e-300"], "--error = 0.1 at --delta = 1e-300"),
+    ],
+)
+def test_errors_name_the_argument(tmp_path: Path, args: list[str], named: str) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode != 0
+    assert named in result.stderr, result.stderr
+    assert "Warning" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written (an empty --out used to mean the current folder)
+
+
+def test_extreme_k_gives_the_limits_without_warnings(tmp_path: Path) -> None:
+    # k = 1e-300 used to end in a numpy RuntimeWarning and "float division by zero"
+    result = run("table", "error", "--k", "1e-300", "1e300", "--format", "csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    rows = list(csv.DictReader(result.stdout.splitlines()))
+    assert len(rows) == 6
+    for row in rows:
+        values = [float(row[c]) for c in ("L1", "RMS", "r'(0) min", "r'(1/2) max")]
+        assert all(np.isfinite(values)), row
+        if float(row["k"]) < 1:
+            assert values == pytest.approx([0.25, 1 / np.sqrt(12), 1.0, 1.0], rel=1e-12)
+        else:
+            assert float(row["k*L1"]) == pytest.approx(np.log(2) * (2 if row["method"] == "window" else 1))
+    # the search no longer stops at its old edge k = 1e7: the L1 error there is 1.39e-7, not 1e-9
+    result = run("k-for", "window", "--l1-error", "1e-9", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) == pytest.approx(2 * np.log(2) / 1e-9, rel=1e-5)
 
 
 # ======================================================================= headless Chromium

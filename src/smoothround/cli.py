@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -50,6 +51,33 @@ def _positive(text: str) -> float:
     return value
 
 
+def _sharpness(text: str) -> float:
+    value = _positive(text)
+    if not analysis._K_MIN <= value <= analysis._K_MAX:
+        msg = f"expected k in [{analysis._K_MIN:g}, {analysis._K_MAX:g}], got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _folder(option: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not text.strip():
+            msg = f"expected a folder name, got {text!r} (use {option} . for the current folder)"
+            raise argparse.ArgumentTypeError(msg)
+        return text
+
+    return check
+
+
+#: analysis' argument names as the k-for command spells them
+_K_FOR_OPTIONS = {
+    "`l1_error`": "--l1-error",
+    "`error`": "--error",
+    "`delta`": "--delta",
+    "`min_derivative`": "--min-derivative",
+}
+
+
 def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
@@ -67,7 +95,13 @@ def _parser() -> _Parser:
         description="Compute every table, draw every figure and write DIR/index.html; print "
         "the error-versus-k table.",
     )
-    rep.add_argument("--out", default="report", metavar="DIR", help="output folder (default: report)")
+    rep.add_argument(
+        "--out",
+        default="report",
+        type=_folder("--out"),
+        metavar="DIR",
+        help="output folder (default: report)",
+    )
     rep.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
 
     plot = sub.add_parser(
@@ -81,7 +115,13 @@ def _parser() -> _Parser:
         metavar="NAME",
         help=f"which figures: {', '.join(PLOTS)} or all (default: all)",
     )
-    plot.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+    plot.add_argument(
+        "--out",
+        default="figures",
+        type=_folder("--out"),
+        metavar="DIR",
+        help="output folder (default: figures)",
+    )
 
     table = sub.add_parser(
         "table",
@@ -102,9 +142,9 @@ def _parser() -> _Parser:
     table.add_argument(
         "--k",
         nargs="+",
-        type=_positive,
+        type=_sharpness,
         metavar="K",
-        help="sharpness values for the error table (default: 1 2 5 10 20 50 100 1000)",
+        help="sharpness values for the error table, each in [1e-300, 1e300] (default: 1 2 5 10 20 50 100 1000)",
     )
     table.add_argument(
         "--method",
@@ -231,7 +271,11 @@ def _cmd_table(args: argparse.Namespace) -> int:
     if args.name == "error":
         ks = tuple(args.k) if args.k else _report.ERROR_KS
         methods = tuple(args.method) if args.method else analysis.METHODS
-        rows, columns = _report.error_rows(ks, methods), list(_report.ERROR_COLUMNS)
+        try:
+            rows, columns = _report.error_rows(ks, methods), list(_report.ERROR_COLUMNS)
+        except (ValueError, ArithmeticError, RuntimeWarning) as exc:
+            msg = f"--k {' '.join(f'{k:g}' for k in ks)}: {exc}"
+            raise ValueError(msg) from exc
     elif args.name == "k-for":
         rows, columns = _report.k_for_rows(), _report.K_FOR_COLUMNS
     elif args.name == "terms":
@@ -252,13 +296,19 @@ def _cmd_k_for(args: argparse.Namespace) -> int:
     if args.error is not None and args.delta is None:
         msg = "--error needs --delta (distance from the half-integers, e.g. --delta 0.1)"
         raise UsageError(msg)
-    k = analysis.k_for(
-        args.method,
-        l1_error=args.l1_error,
-        error=args.error,
-        delta=args.delta,
-        min_derivative=args.min_derivative,
-    )
+    try:
+        k = analysis.k_for(
+            args.method,
+            l1_error=args.l1_error,
+            error=args.error,
+            delta=args.delta,
+            min_derivative=args.min_derivative,
+        )
+    except ValueError as exc:
+        msg = str(exc)
+        for name, option in _K_FOR_OPTIONS.items():
+            msg = msg.replace(name, option)
+        raise ValueError(msg) from None
     print(f"{k:.6g}")
     return 0
 
@@ -272,6 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["k-for", "window"])  # the one-line error goes to stderr
     2
     """
+    with warnings.catch_warnings():
+        # a numerical warning means a result computed from overflowed values: report it as the error it is
+        warnings.simplefilter("error", RuntimeWarning)
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
@@ -282,8 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OSError, ArithmeticError, ImportError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ArithmeticError, ImportError, RuntimeWarning) as exc:
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
