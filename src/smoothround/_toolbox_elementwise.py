@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smoothround._backends import Prepared, apply, prepare
-from smoothround._toolbox_special import erf, sigmoid, sigmoid_prime, softplus_excess
+from smoothround._toolbox_special import capped, erf, sigmoid, sigmoid_prime, softplus_excess
 from smoothround._validation import check_choice, check_positive, check_real_scalar
 
 Array = Any
@@ -48,10 +48,11 @@ def _derivative(kind: str, xp: Any, x: Array, k: float, lo: float, hi: float) ->
     if kind == "abs:logcosh":
         return xp.tanh(k * x)
     if kind == "abs:erf":
-        u = k * x
-        return erf(xp, u) + _TWO_OVER_SQRT_PI * u * xp.exp(-u * u)
+        u = k * capped(xp, x, 30.0 / k)  # erf(30) = 1 and 30 e^{-900} = 0: the limit, and no inf * 0 at inf
+        return erf(xp, u) + _TWO_OVER_SQRT_PI * (u * xp.exp(-u * u))
     if kind == "abs:sqrt":
-        return x / xp.hypot(x, xp.full_like(x, 1.0 / k))
+        xc = capped(xp, x)  # the largest finite x gives +-1, the limit; inf / inf would be NaN
+        return xc / xp.hypot(xc, xp.full_like(xc, 1.0 / k))
     if kind == "relu:softplus":
         return sigmoid(xp, k * x)
     if kind == "clamp:softplus":

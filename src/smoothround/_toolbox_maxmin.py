@@ -17,7 +17,7 @@ import numpy as np
 
 from smoothround._backends import Prepared, apply, backend_of, namespace, prepare
 from smoothround._toolbox_elementwise import sharpness
-from smoothround._toolbox_special import erf, sigmoid, sigmoid_prime, softplus_excess
+from smoothround._toolbox_special import capped, erfc, sigmoid, sigmoid_prime, softplus_excess
 from smoothround._validation import (
     _concrete_values,
     check_bool,
@@ -36,31 +36,62 @@ AXIS_METHODS = ("logsumexp", "boltzmann")
 # ---------------------------------------------------------------------------------------------- pairwise
 
 
+# |k (a - b)| beyond which each method's correction to max(a, b) and its partials equal their limit exactly in
+# every float dtype (e^-800 and erfc(30) underflow to 0); the sqrt tail decays like 1/u^2 and is capped only so
+# that nothing overflows.
+_U_CAP = {"logsumexp": 800.0, "boltzmann": 800.0, "acon": 800.0, "erf": 30.0, "sqrt": math.inf}
+
+
+def _difference(xp: Any, a: Array, b: Array, method: str, k: float) -> Array:
+    """``a - b``, capped where the correction has reached its limit, and 0 where ``a == b``.
+
+    A tie of two equal infinities is a tie (not inf - inf = NaN); an infinite operand gives the hard limit
+    (capping turns inf * 0 into (cap) * 0 = 0), and ``k (a - b)`` never overflows.
+    """
+    with np.errstate(over="ignore"):  # |a - b| > the largest number: inf, then capped
+        d = a - b
+    return capped(xp, xp.where(a == b, xp.zeros_like(d), d), _U_CAP[method] / k)
+
+
 def _max_value(method: str, xp: Any, a: Array, b: Array, k: float) -> Array:
-    d = a - b
+    """``max(a, b)`` plus a correction that depends on ``|a - b|`` only, so nothing cancels.
+
+    The textbook forms ``(a + b + d erf(kd)) / 2`` and ``(a + b + sqrt(d^2 + 1/k^2)) / 2`` add ``|d|/2`` to
+    ``(a + b)/2`` and lose every digit of the result below ``ulp(|d|)`` (``max(-1e16, 1) = 0``); here
+    ``max(a, b) - |d| erfc(k|d|) / 2`` and ``max(a, b) + mu^2 / (2 (hypot(d, mu) + |d|))`` (``mu = 1/k``)
+    are exact to rounding.
+    """
+    d = _difference(xp, a, b, method, k)
+    m = xp.maximum(a, b)
     if method == "logsumexp":
-        return xp.maximum(a, b) + softplus_excess(xp, k * d) / k
+        return m + softplus_excess(xp, k * d) / k
+    ad = xp.abs(d)
     if method in ("boltzmann", "acon"):
-        ad = xp.abs(d)
-        return xp.maximum(a, b) - ad * sigmoid(xp, -k * ad)
+        return m - ad * sigmoid(xp, -k * ad)
     if method == "erf":
-        return 0.5 * (a + b + d * erf(xp, k * d))
+        return m - 0.5 * ad * erfc(xp, k * ad)
     if method == "sqrt":
-        return 0.5 * (a + b + xp.hypot(d, xp.full_like(d, 1.0 / k)))
+        mu = 1.0 / k
+        return m + (0.5 * mu) * (mu / (xp.hypot(ad, xp.full_like(ad, mu)) + ad))
     raise AssertionError(method)
 
 
-def _max_partial_a(method: str, xp: Any, a: Array, b: Array, k: float) -> Array:
-    """d max_k / da = g'(a - b); d max_k / db = 1 - g'(a - b)."""
-    u = k * (a - b)
+def _max_partial_a(method: str, xp: Any, u: Array) -> Array:
+    """``g'(u)``, ``u = k (a - b)``: d max_k / da = g'(u) and d max_k / db = 1 - g'(u) = g'(-u).
+
+    Written without cancellation on both sides of 0, so ``g'(-u)`` is accurate where ``g'(u)`` is near 1.
+    """
     if method == "logsumexp":
         return sigmoid(xp, u)
     if method in ("boltzmann", "acon"):
         return sigmoid(xp, u) + u * sigmoid_prime(xp, u)
     if method == "erf":
-        return 0.5 * (1.0 + erf(xp, u) + _TWO_OVER_SQRT_PI * u * xp.exp(-u * u))
+        return 0.5 * erfc(xp, -u) + (0.5 * _TWO_OVER_SQRT_PI) * (u * xp.exp(-u * u))
     if method == "sqrt":
-        return 0.5 * (1.0 + u / xp.hypot(u, xp.ones_like(u)))
+        s = xp.abs(u)
+        h = xp.hypot(s, xp.ones_like(s))
+        small = (0.5 / h) / (h + s)  # (1 - |u| / hypot(u, 1)) / 2
+        return xp.where(u >= 0, 1.0 - small, small)
     raise AssertionError(method)
 
 
@@ -109,10 +140,11 @@ class PairwiseOp:
         if self.method == "power":
             _, da, db = _power(xp, x, b, self.k, self.is_min)
         else:
-            ga = _max_partial_a(self.method, xp, -x, -b, self.k) if self.is_min else _max_partial_a(
-                self.method, xp, x, b, self.k
+            d = _difference(xp, -x, -b, self.method, self.k) if self.is_min else _difference(
+                xp, x, b, self.method, self.k
             )
-            da, db = ga, 1.0 - ga
+            u = self.k * d
+            da, db = _max_partial_a(self.method, xp, u), _max_partial_a(self.method, xp, -u)
         shape = np.broadcast_shapes(tuple(x.shape), tuple(b.shape))
         return {"x": xp.broadcast_to(da, shape), "b": xp.broadcast_to(db, shape)}
 
@@ -149,6 +181,12 @@ def prepare_pair(a: Any, b: Any) -> tuple[Prepared, Array]:
         else:
             b = _to_backend(b, ba, "b")
     pa, pb = prepare(a, "a"), prepare(b, "b")
+    try:
+        np.broadcast_shapes(tuple(pa.array.shape), tuple(pb.array.shape))
+    except ValueError:
+        msg = (f"`a` and `b` must broadcast to one shape; got shapes {tuple(pa.array.shape)} and "
+               f"{tuple(pb.array.shape)}.")
+        raise ValueError(msg) from None
     xp = pa.xp
     compute = xp.result_type(pa.array.dtype, pb.array.dtype)
     out = xp.result_type(pa.out_dtype, pb.out_dtype)
@@ -196,6 +234,10 @@ def smooth_maximum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp"
     * "power": ``(a^k + b^k)^(1/k)`` for ``a, b >= 0`` and ``k >= 1``, from above, relative error
       ``2^(1/k) - 1``.
 
+    Every method but "power" is evaluated as ``maximum(a, b)`` plus a correction in ``|d|`` (for "erf"
+    ``-|d| erfc(k|d|)/2``, for "sqrt" ``mu^2 / (2 (hypot(d, mu) + |d|))``, ``mu = 1/k``), exact to rounding
+    at any ``|d|``; an infinite operand gives the hard limit (``smooth_maximum(-inf, 1) = 1``).
+
     Limit: ``maximum(a, b)`` as k -> inf. Guarantee: ``bounds("smooth_maximum:<method>", k)``; gradient
     Lipschitz constant k/2, k, k, 4k/sqrt(pi), k (none for "power"). At a tie each operand gets derivative
     1/2.
@@ -240,6 +282,12 @@ def _axis(prepared: Prepared, axis: Any, allow_none: bool = True) -> int | None:
     return ax % ndim
 
 
+def _check_nonempty(prepared: Prepared, arr: Array, ax: int) -> None:
+    if arr.shape[ax] == 0:
+        msg = f"`x` must have at least one element along `axis`; got shape {tuple(prepared.array.shape)}."
+        raise ValueError(msg)
+
+
 def _prepared_axis(x: Any, axis: Any) -> tuple[Prepared, Array, int]:
     """The prepared input, flattened when ``axis`` is None, and the (nonnegative) axis to reduce."""
     prepared = prepare(x)
@@ -247,24 +295,28 @@ def _prepared_axis(x: Any, axis: Any) -> tuple[Prepared, Array, int]:
     arr = prepared.array
     if ax is None:
         arr, ax = prepared.xp.reshape(arr, (-1,)), 0
-    if arr.shape[ax] == 0:
-        msg = f"`x` must have at least one element along `axis`; got shape {tuple(prepared.array.shape)}."
-        raise ValueError(msg)
+    _check_nonempty(prepared, arr, ax)
     return prepared, arr, ax
 
 
-def _shifted(xp: Any, x: Array, k: float, ax: int) -> tuple[Array, Array]:
-    """The max along ``ax`` (kept, finite) and ``exp(k (x - max))``."""
+def _shifted(xp: Any, x: Array, k: float, ax: int) -> tuple[Array, Array, Array]:
+    """The max ``m`` along ``ax`` (kept), whether it is finite, and ``exp(k (x - m))``.
+
+    -inf entries get weight 0 (masked out). Where the max is infinite the exponent is the hard limit instead:
+    0 for the entries equal to it (+inf, or all -inf), -inf for the others, so nothing computes inf - inf.
+    """
     m = xp.max(x, axis=ax, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
-    return m, xp.exp(k * (x - m))
+    ok = xp.isfinite(m)
+    shifted = x - xp.where(ok, m, xp.zeros_like(m))
+    limit = xp.where(x == m, xp.zeros_like(x), xp.full_like(x, -math.inf))
+    return m, ok, xp.exp(k * xp.where(ok, shifted, limit))
 
 
 def _weights(xp: Any, x: Array, k: float, ax: int) -> Array:
     if math.isinf(k):
         top = xp.astype(x == xp.max(x, axis=ax, keepdims=True), x.dtype)
         return top / xp.sum(top, axis=ax, keepdims=True)
-    _, e = _shifted(xp, x, k, ax)
+    _, _, e = _shifted(xp, x, k, ax)
     return e / xp.sum(e, axis=ax, keepdims=True)
 
 
@@ -279,11 +331,12 @@ def _reduce(x: Any, k: Any, axis: Any, keepdims: Any, method: str, is_min: bool)
     if math.isinf(kf):
         out = xp.max(arr, axis=ax, keepdims=True)
     elif method == "logsumexp":
-        m, e = _shifted(xp, arr, kf, ax)
-        out = m + xp.log(xp.sum(e, axis=ax, keepdims=True)) / kf
+        m, ok, e = _shifted(xp, arr, kf, ax)
+        out = xp.where(ok, xp.where(ok, m, xp.zeros_like(m)) + xp.log(xp.sum(e, axis=ax, keepdims=True)) / kf, m)
     else:
         w = _weights(xp, arr, kf, ax)
-        out = xp.sum(w * arr, axis=ax, keepdims=True)
+        # an entry of weight 0 (-inf, or underflowed) contributes 0, not 0 * -inf = NaN (value or gradient)
+        out = xp.sum(w * xp.where(w > 0, arr, xp.zeros_like(arr)), axis=ax, keepdims=True)
     if is_min:
         out = -out
     if not keep:
@@ -300,6 +353,8 @@ def smooth_max(x: Array, /, k: float, *, axis: int | None = -1, keepdims: bool =
     Definition, by ``method``: "logsumexp" ``(1/k) log sum_i e^{k x_i}`` (shifted by the max, so no overflow
     at any k), from above, error ``log(n)/k`` (all equal); "boltzmann" ``sum_i x_i e^{k x_i} / sum_i e^{k
     x_i}``, from below, error ``W((n-1)/e)/k`` (Lambert W; one element above n - 1 equal ones).
+
+    ``-inf`` entries are masked out (weight 0); a ``+inf`` entry gives ``+inf``, all ``-inf`` gives ``-inf``.
 
     Limit: ``max(x, axis)`` as k -> inf. Guarantee: ``bounds("smooth_max:<method>", k, n=n)``; the log-sum-exp
     gradient is ``softmax(x, k=k)``, (k/2)-Lipschitz.
@@ -343,6 +398,7 @@ def softmax(x: Array, /, k: float, *, axis: int = -1) -> Array:
     prepared = prepare(x)
     ax = _axis(prepared, axis, allow_none=False)
     assert ax is not None
+    _check_nonempty(prepared, prepared.array, ax)
     return prepared.finish(_weights(prepared.xp, prepared.array, kf, ax))
 
 
@@ -365,6 +421,7 @@ def soft_argmax(x: Array, /, k: float, *, axis: int = -1, keepdims: bool = False
     ax = _axis(prepared, axis, allow_none=False)
     assert ax is not None
     xp, arr = prepared.xp, prepared.array
+    _check_nonempty(prepared, arr, ax)
     w = _weights(xp, arr, kf, ax)
     shape = [1] * arr.ndim
     shape[ax] = arr.shape[ax]
@@ -399,8 +456,11 @@ def soft_onehot(index: Array, /, *, n: int, k: float) -> Array:
     classes = xp.arange(int(n), dtype=arr.dtype)
     if prepared.backend == "torch":
         classes = classes.to(arr.device)
-    dist = arr[..., None] - classes
+    # More than c = max(1, 400/k) beyond an end, the nearest class has weight 1 and the others e^{-k(2c+1)} <=
+    # e^{-800} = 0 in every dtype: clipping there changes nothing, and keeps (index - j)^2 from overflowing.
+    c = max(1.0, 400.0 / kf)
+    dist = xp.clip(arr, -c, (n - 1) + c)[..., None] - classes
     if math.isinf(kf):
-        logits = -xp.abs(dist)
-        return prepared.finish(_weights(xp, logits, math.inf, arr.ndim))
-    return prepared.finish(_weights(xp, -(dist * dist), kf, arr.ndim))
+        return prepared.finish(_weights(xp, -xp.abs(dist), math.inf, arr.ndim))
+    scaled = math.sqrt(kf) * dist
+    return prepared.finish(_weights(xp, -(scaled * scaled), 1.0, arr.ndim))

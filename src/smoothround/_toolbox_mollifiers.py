@@ -64,7 +64,11 @@ def mollifier(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> A
     kernel = check_choice("kernel", kernel, KERNELS)
     w = _width(width)
     prepared = prepare(x)
-    return prepared.finish(_pdf(kernel, prepared.xp, prepared.array / w) / w)
+    xp, z = prepared.xp, prepared.array / w
+    # at +-inf the density is its limit 0, and so is its autodiff gradient (not inf * 0 = NaN)
+    inf = xp.isinf(z)
+    density = _pdf(kernel, xp, xp.where(inf, xp.zeros_like(z), z)) / w
+    return prepared.finish(xp.where(inf, xp.zeros_like(z), density))
 
 
 def mollifier_cdf(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> Array:

@@ -1,8 +1,10 @@
-"""Special functions the array API does not define (``erf``) and scalar constants of the toolbox's bounds.
+"""Special functions the array API does not define (``erf``, ``erfc``) and scalar constants of the toolbox's
+bounds.
 
-``erf`` dispatches on the namespace: ``torch.special.erf`` and ``jax.lax.erf`` are native; NumPy has none, so
-the NumPy path evaluates :func:`math.erf` elementwise in float64 (correctly rounded to double, no SciPy
-needed).
+``erf`` and ``erfc`` dispatch on the namespace: ``torch.special`` and ``jax.lax`` / ``jax.scipy.special`` are
+native; NumPy has none, so the NumPy path evaluates :func:`math.erf` / :func:`math.erfc` elementwise in float64
+(accurate to double, no SciPy needed). ``erfc`` keeps its relative accuracy in the tail, where ``1 - erf``
+cancels to 0.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ Array = Any
 ERFC_PEAK = 0.24037558683101104
 
 _np_erf = np.vectorize(math.erf, otypes=[np.float64])
+_np_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
 def erf(xp: Any, x: Array) -> Array:
@@ -33,6 +36,32 @@ def erf(xp: Any, x: Array) -> Array:
         return jax.lax.erf(x)
     arr = np.asarray(x)
     return np.asarray(_np_erf(arr), dtype=arr.dtype)
+
+
+def erfc(xp: Any, x: Array) -> Array:
+    """The complementary error function ``1 - erf(x)`` of ``x`` in namespace ``xp``, in ``x``'s dtype."""
+    name = getattr(xp, "__name__", "")
+    if name.endswith("torch"):
+        import torch
+
+        return torch.special.erfc(x)
+    if name.startswith("jax"):
+        import jax
+
+        return jax.lax.erfc(x)
+    arr = np.asarray(x)
+    return np.asarray(_np_erfc(arr), dtype=arr.dtype)
+
+
+def capped(xp: Any, x: Array, limit: float = math.inf) -> Array:
+    """``x`` clipped to ``[-L, L]``, ``L = min(limit, a quarter of the largest number of x's dtype)``; NaN kept.
+
+    Closed forms such as ``u e^{-u^2}``, ``u sigmoid'(u)`` or ``u / hypot(u, 1)`` give NaN at ``u = inf`` (inf *
+    0, inf / inf) and overflow on the way there, but equal their limit (to rounding) well before it: evaluated
+    at the capped ``u`` they give the limit, with no overflow and no NaN.
+    """
+    lim = min(limit, 0.25 * float(xp.finfo(x.dtype).max))
+    return xp.clip(x, -lim, lim)
 
 
 def sigmoid(xp: Any, z: Array) -> Array:
