@@ -47,7 +47,31 @@ X = np.array([0.5, 1.0])
             TypeError,
             "pass both from one library",
         ),
-        (lambda: sr.smooth_maximum(np.ones(2), np.ones(3), k=1.0), ValueError, "broadcast"),
+        (
+            lambda: sr.smooth_maximum(np.ones(2), np.ones(3), k=1.0),
+            ValueError,
+            r"`a` and `b` must broadcast to one shape; got shapes \(2,\) and \(3,\)",
+        ),
+        (
+            lambda: sr.softmax(np.zeros((0,)), k=1.0),
+            ValueError,
+            r"`x` must have at least one element along `axis`; got shape \(0,\)",
+        ),
+        (
+            lambda: sr.soft_argmax(np.zeros((2, 0)), k=1.0),
+            ValueError,
+            r"`x` must have at least one element along `axis`; got shape \(2, 0\)",
+        ),
+        (
+            lambda: sr.smooth_f1(np.array([0.5, 0.5]), ["a", "b"]),
+            TypeError,
+            "`y` must hold integer labels; got an array of dtype <U1",
+        ),
+        (
+            lambda: sr.smooth_precision(np.array([-0.5, 1.0]), np.array([0, 1])),
+            ValueError,
+            r"`p` must hold probabilities in \[0, 1\]; got -0.5",
+        ),
         (lambda: sr.smooth_max(X, k=1.0, axis=2), ValueError, r"`axis` must be in \[-1, 1\)"),
         (lambda: sr.smooth_max(X, k=1.0, axis=0.5), ValueError, "`axis` must be an integer or None"),
         (lambda: sr.smooth_max(X, k=1.0, axis="0"), TypeError, "`axis` must be an integer or None"),
@@ -92,3 +116,7 @@ def test_mixed_numpy_and_torch_operands() -> None:
     assert out.dtype == torch.float64  # NumPy float64 promotes, as torch.result_type would
     out = sr.smooth_maximum(torch.tensor([0.0, 1.0], dtype=torch.float16), 0.25, k=5.0)
     assert out.dtype == torch.float16
+
+
+def test_bounds_accept_numpy_integers() -> None:
+    assert sr.bounds("smooth_max", 2.0, n=np.int64(3)) == sr.bounds("smooth_max", 2.0, n=3)

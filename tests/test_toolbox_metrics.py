@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -127,3 +129,14 @@ def test_metric_errors(call, exc, match) -> None:
         return
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_metrics_check_probabilities() -> None:
+    for f in (sr.smooth_precision, sr.smooth_recall, sr.smooth_f1, sr.smooth_accuracy):
+        with pytest.raises(ValueError, match=r"`p` must hold probabilities in \[0, 1\]; got -0.5"):
+            f(np.array([-0.5, 1.0]), np.array([0, 1]))
+        with pytest.raises(ValueError, match="`p` must hold probabilities"):
+            f(torch.tensor([[0.2, 1.25]], requires_grad=True), np.array([1]))
+    # traced values cannot be read: no check, and no error
+    out = jax.jit(lambda p: sr.smooth_f1(p, jnp.asarray([0, 1])))(jnp.asarray([0.25, 0.75]))
+    assert float(out) == pytest.approx(sr.smooth_f1(np.array([0.25, 0.75]), np.array([0, 1])))

@@ -12,8 +12,11 @@ and a sharpness ``k``. Every figure below is derived in ``docs/toolbox.md`` and 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from smoothround._toolbox_special import ERFC_PEAK, lambertw
 from smoothround._validation import check_choice, check_positive, check_real_scalar
@@ -168,9 +171,10 @@ def bounds(name: str, k: float, *, n: int = 2) -> Bound:
     check_choice("name", full if full in _RULES else name, BOUND_NAMES)
     kf = check_real_scalar("k", k)
     check_positive("k", kf)
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
         msg = f"`n` must be an integer >= 2; got {n!r}."
         raise TypeError(msg)
+    n = int(n)
     if n < 2:
         msg = f"`n` must be an integer >= 2; got {n!r}."
         raise ValueError(msg)

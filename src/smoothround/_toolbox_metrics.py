@@ -23,6 +23,18 @@ Array = Any
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def _probabilities(p: Any) -> Prepared:
+    """``p`` prepared, with its values checked to lie in [0, 1] when they can be read (not traced)."""
+    prepared = prepare(p, "p")
+    values = _concrete_values(prepared.array)
+    if values is not None:
+        bad = (values < 0) | (values > 1)
+        if np.any(bad):
+            msg = f"`p` must hold probabilities in [0, 1]; got {float(values[bad].flat[0])!r}."
+            raise ValueError(msg)
+    return prepared
+
+
 def _targets(prepared: Prepared, y: Any) -> tuple[Array, bool]:
     """The targets as indicators in the compute dtype (one-hot on a new last axis for multi-class)."""
     xp, p = prepared.xp, prepared.array
@@ -30,6 +42,15 @@ def _targets(prepared: Prepared, y: Any) -> tuple[Array, bool]:
     if by not in ("numpy", prepared.backend):
         msg = f"`y` is a {by} array but `p` is a {prepared.backend} array; pass both from one library."
         raise TypeError(msg)
+    if by == "numpy":
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError) as err:
+            msg = f"`y` must be an array of labels; got {type(y).__name__}."
+            raise TypeError(msg) from err
+        if y.dtype.kind not in "biuf":
+            msg = f"`y` must hold integer labels; got an array of dtype {y.dtype}."
+            raise TypeError(msg)
     values = _concrete_values(y)
     if prepared.backend == "torch":
         import torch
@@ -89,7 +110,7 @@ def smooth_accuracy(p: Array, y: Array, /, *, reduction: str = "mean") -> Array:
     np.float64(0.6667)
     """
     reduction = check_choice("reduction", reduction, REDUCTIONS)
-    prepared = prepare(p, "p")
+    prepared = _probabilities(p)
     xp, pa = prepared.xp, prepared.array
     target, multiclass = _targets(prepared, y)
     per_sample = xp.sum(pa * target, axis=-1) if multiclass else pa * target + (1.0 - pa) * (1.0 - target)
@@ -100,7 +121,7 @@ def _ratio(p: Any, y: Any, kind: str, beta: float, average: str, reduction: str,
     average = check_choice("average", average, ("macro", "none"))
     reduction = check_choice("reduction", reduction, REDUCTIONS)
     zd = check_real_scalar("zero_division", zero_division)
-    prepared = prepare(p, "p")
+    prepared = _probabilities(p)
     xp, pa = prepared.xp, prepared.array
     target, multiclass = _targets(prepared, y)
     sample_axis = -2 if multiclass else -1
