@@ -149,3 +149,16 @@ def test_gradient_limit_at_infinity(fn, limit) -> None:
     g_j = jax.grad(lambda v: jnp.sum(fn(v)))(jnp.asarray([-INF, INF], dtype=jnp.float32))
     np.testing.assert_array_equal(np.asarray(g_j), limit)
     assert not np.any(np.isnan(fn(np.array([-INF, INF]))))
+
+
+def test_edge_case_handling_compiles_fullgraph() -> None:
+    # the NumPy-only overflow guard and the caps must not break torch.compile's full-graph capture
+    def fn(v: torch.Tensor) -> torch.Tensor:
+        out = sr.smooth_abs(v, 3.0, method="erf") + sr.mollifier(v) + sr.soft_onehot(v, n=3, k=2.0).sum(-1)
+        for method in PAIRWISE:
+            out = out + sr.smooth_maximum(v, 0.5 * v, 3.0, method=method)
+        return out
+
+    x = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64)
+    compiled = torch.compile(fn, fullgraph=True, backend="aot_eager")
+    np.testing.assert_allclose(compiled(x).numpy(), fn(x).numpy(), rtol=1e-12)

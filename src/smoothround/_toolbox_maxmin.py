@@ -48,7 +48,10 @@ def _difference(xp: Any, a: Array, b: Array, method: str, k: float) -> Array:
     A tie of two equal infinities is a tie (not inf - inf = NaN); an infinite operand gives the hard limit
     (capping turns inf * 0 into (cap) * 0 = 0), and ``k (a - b)`` never overflows.
     """
-    with np.errstate(over="ignore"):  # |a - b| > the largest number: inf, then capped
+    if isinstance(a, np.ndarray):  # NumPy only: torch.compile cannot trace np.errstate
+        with np.errstate(over="ignore"):  # |a - b| > the largest number: inf, then capped
+            d = a - b
+    else:
         d = a - b
     return capped(xp, xp.where(a == b, xp.zeros_like(d), d), _U_CAP[method] / k)
 
