@@ -162,3 +162,18 @@ def test_edge_case_handling_compiles_fullgraph() -> None:
     x = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64)
     compiled = torch.compile(fn, fullgraph=True, backend="aot_eager")
     np.testing.assert_allclose(compiled(x).numpy(), fn(x).numpy(), rtol=1e-12)
+
+
+def test_nan_input_gives_nan_quietly() -> None:
+    x = np.array([[np.nan, 1.0, -INF], [0.5, 1.0, 2.0]])
+    for out in (
+        sr.smooth_max(x, 10.0),
+        sr.smooth_max(x, 10.0, method="boltzmann"),
+        sr.soft_argmax(x, 10.0),
+        sr.softmax(x, 10.0)[:, 0],
+    ):
+        assert np.isnan(out[0])
+        assert np.isfinite(out[1])
+    for method in PAIRWISE:
+        out = sr.smooth_maximum(np.array([np.nan, 1.0]), np.array([1.0, np.nan]), 10.0, method=method)
+        assert np.all(np.isnan(out))

@@ -307,11 +307,13 @@ def _shifted(xp: Any, x: Array, k: float, ax: int) -> tuple[Array, Array, Array]
 
     -inf entries get weight 0 (masked out). Where the max is infinite the exponent is the hard limit instead:
     0 for the entries equal to it (+inf, or all -inf), -inf for the others, so nothing computes inf - inf.
+    A NaN max (a NaN entry) makes the whole row NaN.
     """
     m = xp.max(x, axis=ax, keepdims=True)
     ok = xp.isfinite(m)
     shifted = x - xp.where(ok, m, xp.zeros_like(m))
     limit = xp.where(x == m, xp.zeros_like(x), xp.full_like(x, -math.inf))
+    limit = xp.where(xp.isnan(m), m, limit)  # a NaN makes its row NaN, quietly
     return m, ok, xp.exp(k * xp.where(ok, shifted, limit))
 
 
