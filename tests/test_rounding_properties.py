@@ -54,7 +54,9 @@ def test_no_jump_above_tol_where_the_centre_changes(method: str, k: float, tol: 
         below, above = np.nextafter(half, -np.inf), np.nextafter(half, np.inf)
         lo, hi = sr.round(np.array([below, above]), k, method=method, tol=tol)
         slope = float(sr.derivative(sr.round, half, k, method=method))
-        assert abs(hi - lo) <= allowed + slope * (above - below) + 4 * np.spacing(abs(half))
+        # plus the conditioning of each side: k u is rounded, which moves r by about slope |u| eps (SPEC 6.5)
+        conditioning = 2 * slope * 0.5 * np.finfo(np.float64).eps
+        assert abs(hi - lo) <= allowed + slope * (above - below) + conditioning + 4 * np.spacing(abs(half))
 
 
 @pytest.mark.parametrize("method", ["window", "density"])

@@ -332,12 +332,16 @@ def density_direct(
     *,
     need: tuple[bool, bool, bool],
     values: list | None = None,
+    scalar_k: bool = False,
+    max_log: float = 0.0,
 ) -> tuple[Array | None, Array | None, Array | None]:
     """Normalised weights w_j = rho(k(u - j)) / rho(ku), j = -M..M, and the weighted mean of ``values[j]``
     (default: j itself), with its partials by the two-pass covariance (SPEC 5, 6.2).
 
     ``values`` (used by clamped quantisation) is a list over j = -M..M of arrays or numbers.
     """
+    if values is None and scalar_k and k * terms < max_log - 2.0:
+        return _density_direct_scalar_k(xp, u, k, terms, need=need)
     need_t, need_u, need_k = need
     m_terms = terms
     abs0 = k * xp.abs(u)  # |t_0|
@@ -399,6 +403,70 @@ def density_direct(
             acc = acc + weights[j] * (value_of(j) - mean) * (g[j] - g_bar)
         dk = acc * inv_denom
     return (mean if need_t else None), du, dk
+
+
+def _density_direct_scalar_k(
+    xp: Any, u: Array, k: float, terms: int, *, need: tuple[bool, bool, bool]
+) -> tuple[Array | None, Array | None, Array | None]:
+    """The density direct sum for a Python-number k, with the weights in closed form.
+
+    For a = k|u|, th = tanh(a/2) and m = 1 - th (both from exp(-a) and expm1(-a), no cancellation), and the
+    Python constants C_j = cosh(kj/2), S_j = sinh(kj/2), e_j = exp(-kj/2):
+    w_{+j} / w_0 = 1 / A_j^2, A_j = C_j - th S_j = e_j + m S_j >= 1 (the nearer side for u >= 0);
+    w_{-j} / w_0 = 1 / B_j^2, B_j = C_j + th S_j;
+    w_{+j} - w_{-j} = 2 th sinh(kj) / (A_j B_j)^2, so the mean is exactly 0 at u = 0.
+    tau_j = tanh(k(j - |u|)/2): tau_0 = -th, tau_{+j} = (m C_j - e_j) / A_j, tau_{-j} = -(S_j + th C_j) / B_j.
+    The mean is odd in u, dt/du even, dt/dk odd: everything is computed at |u| and the sign restored.
+    """
+    need_t, need_u, need_k = need
+    ua = xp.abs(u)
+    a = k * ua
+    g = xp.exp(-a)
+    inv_1g = _reciprocal(xp, 1.0 + g)
+    th = -xp.expm1(-a) * inv_1g
+    m = (2.0 * g) * inv_1g
+    denom = 1.0
+    nsum = 0.0
+    pairs = []
+    for j in range(terms, 0, -1):  # smallest terms first
+        c, s_, e = math.cosh(k * j / 2.0), math.sinh(k * j / 2.0), math.exp(-k * j / 2.0)
+        ia = _reciprocal(xp, e + m * s_)
+        ib = _reciprocal(xp, c + th * s_)
+        wa = ia * ia
+        wb = ib * ib
+        denom = denom + (wa + wb)
+        iab = ia * ib
+        nsum = nsum + (2.0 * j * math.sinh(k * j)) * (iab * iab)
+        if need_u or need_k:
+            pairs.append((j, wa, wb, (m * c - e) * ia, -(s_ + th * c) * ib))
+    inv_denom = _reciprocal(xp, denom)
+    mean = th * nsum * inv_denom  # at |u|
+    t = xp.copysign(mean, u) if need_t else None
+    if not (need_u or need_k):
+        return t, None, None
+
+    def covariance(f0: Array, fa: list, fb: list) -> Array:
+        """Cov_p(j, f_j) by two passes: sum p_j (j - mean)(f_j - mean_f)."""
+        f_bar = f0
+        for (_, wa, wb, _, _), va, vb in zip(pairs, fa, fb, strict=True):
+            f_bar = f_bar + (wa * va + wb * vb)
+        f_bar = f_bar * inv_denom
+        acc = (0.0 - mean) * (f0 - f_bar)
+        for (j, wa, wb, _, _), va, vb in zip(pairs, fa, fb, strict=True):
+            acc = acc + (wa * ((j - mean) * (va - f_bar)) + wb * ((-j - mean) * (vb - f_bar)))
+        return acc * inv_denom
+
+    du = dk = None
+    tau_a = [p[3] for p in pairs]
+    tau_b = [p[4] for p in pairs]
+    if need_u:
+        du = k * covariance(-th, tau_a, tau_b)
+    if need_k:
+        # d log w_j / dk = tau_j (|u| - j); the constant tau_0 |u| cancels in the covariance
+        ga = [ta * (ua - j) for (j, *_), ta in zip(pairs, tau_a, strict=True)]
+        gb = [tb * (ua + j) for (j, *_), tb in zip(pairs, tau_b, strict=True)]
+        dk = xp.copysign(covariance(-th * ua, ga, gb), u)
+    return t, du, dk
 
 
 def _h_derivatives(xp: Any, z: Any) -> tuple[Any, Any, Any]:

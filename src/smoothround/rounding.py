@@ -79,7 +79,7 @@ class _Sharpness:
     def _direct(self, xp: Any, u: Array, k: Any, terms: int, need: tuple, *, scalar_k: bool) -> tuple:
         if self.method == "window":
             return rm.window_direct(xp, u, k, terms, scalar_k=scalar_k, max_log=self.max_log, need=need)
-        return rm.density_direct(xp, u, k, terms, need=need)
+        return rm.density_direct(xp, u, k, terms, need=need, scalar_k=scalar_k, max_log=self.max_log)
 
 
 def _sharpness(method: str, k: Any, tol: float | None, compute_dtype: Any, out_dtype: Any) -> _Sharpness:
