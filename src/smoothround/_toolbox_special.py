@@ -19,38 +19,36 @@ Array = Any
 #: max over s >= 0 of s * erfc(s) (attained at s = 0.53159688509...): |x| - x erf(k x) <= ERFC_PEAK / k.
 ERFC_PEAK = 0.24037558683101104
 
-_np_erf = np.vectorize(math.erf, otypes=[np.float64])
-_np_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+_NUMPY = {
+    "erf": np.vectorize(math.erf, otypes=[np.float64]),
+    "erfc": np.vectorize(math.erfc, otypes=[np.float64]),
+}
+
+
+def _special(xp: Any, x: Array, name: str) -> Array:
+    """``name`` ("erf" or "erfc") of ``x`` in namespace ``xp``, in ``x``'s dtype: torch.special and jax.lax
+    natively, NumPy (which has no erf) through the correctly rounded ``math`` function, element by element."""
+    namespace = getattr(xp, "__name__", "")
+    if namespace.endswith("torch"):
+        import torch
+
+        return getattr(torch.special, name)(x)
+    if namespace.startswith("jax"):
+        import jax
+
+        return getattr(jax.lax, name)(x)
+    arr = np.asarray(x)
+    return np.asarray(_NUMPY[name](arr), dtype=arr.dtype)
 
 
 def erf(xp: Any, x: Array) -> Array:
     """The error function of ``x`` in namespace ``xp``, in ``x``'s dtype."""
-    name = getattr(xp, "__name__", "")
-    if name.endswith("torch"):
-        import torch
-
-        return torch.special.erf(x)
-    if name.startswith("jax"):
-        import jax
-
-        return jax.lax.erf(x)
-    arr = np.asarray(x)
-    return np.asarray(_np_erf(arr), dtype=arr.dtype)
+    return _special(xp, x, "erf")
 
 
 def erfc(xp: Any, x: Array) -> Array:
     """The complementary error function ``1 - erf(x)`` of ``x`` in namespace ``xp``, in ``x``'s dtype."""
-    name = getattr(xp, "__name__", "")
-    if name.endswith("torch"):
-        import torch
-
-        return torch.special.erfc(x)
-    if name.startswith("jax"):
-        import jax
-
-        return jax.lax.erfc(x)
-    arr = np.asarray(x)
-    return np.asarray(_np_erfc(arr), dtype=arr.dtype)
+    return _special(xp, x, "erfc")
 
 
 def capped(xp: Any, x: Array, limit: float = math.inf) -> Array:
