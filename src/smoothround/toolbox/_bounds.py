@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smoothround._toolbox_special import ERFC_PEAK, lambertw
 from smoothround._validation import check_choice, check_positive, check_real_scalar
+from smoothround.toolbox._special import ERFC_PEAK, lambertw
 
 _SQRT_PI = math.sqrt(math.pi)
 _LOG2 = math.log(2.0)

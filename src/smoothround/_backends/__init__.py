@@ -196,11 +196,11 @@ def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Ar
     args = [params[name] for name in op.param_names]
     out: Array
     if prepared.backend == "torch":
-        from smoothround._torch_adapter import smooth_apply
+        from smoothround._backends._torch import smooth_apply
 
         out = smooth_apply(op, x, *args)
     elif prepared.backend == "jax":
-        from smoothround._jax_adapter import smooth_elementwise
+        from smoothround._backends._jax import smooth_elementwise
 
         out = smooth_elementwise(op, x, *args)
     else:

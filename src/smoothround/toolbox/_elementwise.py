@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from smoothround._backends import Prepared, apply, prepare
-from smoothround._toolbox_special import capped, erf, sigmoid, sigmoid_prime, softplus_excess
 from smoothround._validation import check_choice, check_positive, check_real_scalar
+from smoothround.toolbox._special import capped, erf, sigmoid, sigmoid_prime, softplus_excess
 
 Array = Any
 

@@ -5,9 +5,9 @@ Every function takes its data positionally and its options by keyword, accepts N
 and JAX arrays, and returns the input's type and floating dtype (float16/bfloat16 are computed in float32).
 """
 
-from smoothround._bounds import BOUND_NAMES, Bound, bounds
-from smoothround._toolbox_elementwise import smooth_abs, smooth_clamp, smooth_relu, smooth_sign, smooth_step
-from smoothround._toolbox_maxmin import (
+from smoothround.toolbox._bounds import BOUND_NAMES, Bound, bounds
+from smoothround.toolbox._elementwise import smooth_abs, smooth_clamp, smooth_relu, smooth_sign, smooth_step
+from smoothround.toolbox._maxmin import (
     smooth_max,
     smooth_maximum,
     smooth_min,
@@ -16,14 +16,14 @@ from smoothround._toolbox_maxmin import (
     soft_onehot,
     softmax,
 )
-from smoothround._toolbox_metrics import (
+from smoothround.toolbox._metrics import (
     smooth_accuracy,
     smooth_f1,
     smooth_fbeta,
     smooth_precision,
     smooth_recall,
 )
-from smoothround._toolbox_mollifiers import mollifier, mollifier_cdf, smooth_steps
+from smoothround.toolbox._mollifiers import mollifier, mollifier_cdf, smooth_steps
 
 __all__ = [
     "BOUND_NAMES",

@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 
 from smoothround._backends import Prepared, apply, backend_of, namespace, prepare
-from smoothround._toolbox_elementwise import sharpness
-from smoothround._toolbox_special import capped, erfc, sigmoid, sigmoid_prime, softplus_excess
 from smoothround._validation import (
     _concrete_values,
     check_bool,
@@ -25,6 +23,8 @@ from smoothround._validation import (
     check_optional_int,
     is_python_number,
 )
+from smoothround.toolbox._elementwise import sharpness
+from smoothround.toolbox._special import capped, erfc, sigmoid, sigmoid_prime, softplus_excess
 
 Array = Any
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from smoothround._backends import apply, prepare
-from smoothround._toolbox_special import erf, sigmoid, sigmoid_prime
 from smoothround._validation import _concrete_values, check_choice, check_positive, check_real_scalar
+from smoothround.toolbox._special import erf, sigmoid, sigmoid_prime
 
 Array = Any
 
