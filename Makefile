@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup report test lint bench clean
+.PHONY: setup report test lint bench oracle clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_round.py
+
+# regenerate tests/data/oracle_rounding.npz: the 50-digit mpmath truths of the conformance suite (a few minutes)
+oracle: $(STAMP)
+	$(PY) conformance/rounding_oracle.py
 
 clean:
 	rm -rf $(VENV) report

@@ -89,10 +89,14 @@ def score(
     k_form: str,
     quantity: str,
     keep: int = 5,
+    tol: float | None = None,
 ) -> Result:
-    """Reduce elementwise errors (NaN = not scored) to a :class:`Result`; ``describe[i]`` names point ``i``."""
+    """Reduce elementwise errors (NaN = not scored) to a :class:`Result`; ``describe[i]`` names point ``i``.
+
+    ``tol`` replaces the dtype's tolerance, for groups held to a tolerance the caller asked for (``tol=``).
+    """
     err = np.asarray(err, dtype=np.float64).ravel()
-    tol = tolerance(dtype, quantity)
+    tol = tolerance(dtype, quantity) if tol is None else tol
     mask = ~np.isnan(err)
     if not mask.any():
         return Result(function, method, backend, dtype, k_form, quantity, 0.0, tol, "", 0)
