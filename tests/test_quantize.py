@@ -29,7 +29,7 @@ def density_levels(y: np.ndarray, k: float, qmin: int, qmax: int) -> np.ndarray:
 @pytest.mark.parametrize("k", [0.5, 2.0, 5.0, 12.0, 80.0])
 def test_window_clamped_equals_its_finite_sum(k: float) -> None:
     x = np.linspace(-3.0, 5.0, 801)
-    got = sr.quantize(x, k, step=0.5, offset=0.25, qmin=-2, qmax=6)
+    got = sr.quantize(x, k, step=0.5, offset=0.25, qmin=-2, qmax=6, saturation="smooth")
     want = 0.25 + 0.5 * window_levels((x - 0.25) / 0.5, k, -2, 6)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
 
@@ -37,9 +37,11 @@ def test_window_clamped_equals_its_finite_sum(k: float) -> None:
 @pytest.mark.parametrize("k", [1.0, 3.0, 8.0, 40.0])
 def test_density_clamped_equals_its_definition_and_saturates_exactly(k: float) -> None:
     y = np.linspace(-6.0, 9.0, 751)
-    got = sr.quantize(y, k, qmin=-1, qmax=4, method="density")
+    got = sr.quantize(y, k, qmin=-1, qmax=4, method="density", saturation="smooth")
     np.testing.assert_allclose(got, density_levels(y, k, -1, 4), rtol=0, atol=1e-13)
-    far = sr.quantize(np.array([-1e6, 1e6, -np.inf, np.inf]), k, qmin=-1, qmax=4, method="density")
+    far = sr.quantize(
+        np.array([-1e6, 1e6, -np.inf, np.inf]), k, qmin=-1, qmax=4, method="density", saturation="smooth"
+    )
     np.testing.assert_array_equal(far, [-1.0, 4.0, -1.0, 4.0])
 
 
@@ -52,12 +54,44 @@ def test_unclamped_is_round_in_code_units() -> None:
 
 def test_window_saturation_and_end_bias() -> None:
     k = 10.0
-    got = sr.quantize(np.array([-50.0, 0.0, 3.0, 50.0, np.inf]), k, qmin=0, qmax=3)
+    got = sr.quantize(np.array([-50.0, 0.0, 3.0, 50.0, np.inf]), k, qmin=0, qmax=3, saturation="smooth")
     # a finite sum of sigmoids: within 1e-15 of the ends (the exact Q1(-50) is about 1e-215), never beyond them
     assert 0.0 <= got[0] < 1e-15 and got[3] == 3.0 and got[4] == 3.0
     # at the end level the value sits about sigmoid(-k/2) inside (SPEC 7)
     assert abs((3.0 - got[2]) - expit(-k / 2)) < 1e-4
-    assert sr.derivative(sr.quantize, np.array([50.0]), k, qmin=0, qmax=3)[0] == 0.0
+    # far outside, the slope is the last level's sigmoid' (about 5e-206 here), not a frozen 0
+    slope = sr.derivative(sr.quantize, np.array([50.0]), k, qmin=0, qmax=3, saturation="smooth")[0]
+    assert slope == pytest.approx(k * expit(-k * 47.5) * expit(k * 47.5), rel=1e-12)
+
+
+def test_smooth_saturation_does_not_freeze_far_outside_at_small_k() -> None:
+    """The staircase keeps its exact value and gradient far beyond the range: Q1(-10) = sigmoid(-10.5) at k=1."""
+    x = np.array([-10.0, -40.0, 12.0])
+    got = sr.quantize(x, 1.0, qmin=0, qmax=1, saturation="smooth")
+    np.testing.assert_allclose(got, [expit(-10.5), expit(-40.5), 1.0 - expit(-11.5)], rtol=1e-14)
+    slope = sr.derivative(sr.quantize, x, 1.0, qmin=0, qmax=1, saturation="smooth")
+    np.testing.assert_allclose(slope, expit(got * 0 + [-10.5, -40.5, -11.5]) * expit([10.5, 40.5, 11.5]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["window", "density", "tanh"])
+def test_clamp_saturation_is_round_of_the_clamp(method: str) -> None:
+    """Q(y) = r_k(clamp(y, qmin, qmax)): the identity inside the range as k -> 0, hard quantization as k -> inf."""
+    y = np.array([-5.0, -2.0, -1.3, -0.3, 0.0, 0.4, 1.0, 1.6, 7.0])
+    got = sr.quantize(y, 3.0, qmin=-2, qmax=1, method=method)
+    np.testing.assert_array_equal(got, sr.round(np.clip(y, -2, 1), 3.0, method=method))
+    np.testing.assert_allclose(sr.quantize(y, 1e-4, qmin=-2, qmax=1, method=method), np.clip(y, -2, 1), atol=1e-9)
+    np.testing.assert_array_equal(sr.quantize(y, 1e4, qmin=-2, qmax=1, method=method), np.clip(np.round(y), -2, 1))
+
+
+@pytest.mark.parametrize("method", ["window", "density", "tanh"])
+def test_clamp_saturation_gradients_follow_the_clamp_and_step_keeps_learning(method: str) -> None:
+    x = np.array([-3.0, -0.8, 0.0, 0.3, 0.5, 2.0])  # step 0.5, levels -2..1: x in [-1, 0.5] is inside
+    kwargs = {"step": 0.5, "qmin": -2, "qmax": 1, "method": method}
+    dx = sr.derivative(sr.quantize, x, 4.0, **kwargs)
+    inside = sr.derivative(sr.round, x / 0.5, 4.0, method=method)
+    np.testing.assert_array_equal(dx, np.where((x >= -1.0) & (x <= 0.5), inside, 0.0))  # the bound 0.5 passes
+    dstep = sr.derivative(sr.quantize, x, 4.0, wrt="step", **kwargs)
+    assert dstep[0] == -2.0 and dstep[-1] == 1.0  # outside: qmin and qmax, as in LSQ
 
 
 def test_tanh_quantize_clamps_hard() -> None:

@@ -190,7 +190,12 @@ def test_straight_through_forward_is_hard() -> None:
         ),
         (lambda: sr.quantize(1.0, 5.0, qmin=0.5), ValueError, r"`qmin` must be an integer or None; got 0.5"),
         (lambda: sr.quantize(1.0, 5.0, offset=math.inf), ValueError, r"`offset` must be finite; got inf"),
-        (lambda: sr.quantize(1.0, 1e-4, qmin=0, qmax=10**6), ValueError, r"raise k or tol"),
+        (
+                lambda: sr.quantize(1.0, 1e-4, qmin=0, qmax=10**6, saturation="smooth"),
+                ValueError,
+                r"raise k or tol",
+            ),
+            (lambda: sr.quantize(1.0, 5.0, qmin=0, saturation="soft"), ValueError, r"`saturation` must be one of"),
         (lambda: sr.derivative(np.round, 1.0, 5.0), TypeError, r"`fn` must be smoothround.round"),
         (lambda: sr.derivative(sr.round, 1.0, 5.0, wrt="step"), ValueError, r"`wrt` must be one of 'x', 'k'"),
     ],
@@ -218,7 +223,9 @@ def test_evaluation_plan_forms_and_errors() -> None:
     assert sr.evaluation_plan("window", 5.0).form == "direct"
     assert sr.evaluation_plan("tanh", 5.0).form == "closed"
     assert sr.evaluation_plan("density", math.inf).form == "hard"
-    assert sr.evaluation_plan("window", 10.0, dtype="float32").terms == 2
+    # the value alone would need 2 pairs at k = 10 in float32; the slope's bound asks for a third
+    plan = sr.evaluation_plan("window", 10.0, dtype="float32")
+    assert plan.terms == 3 and max(plan.truncation_bound, plan.slope_bound, plan.k_slope_bound) <= plan.tol / 2
     with pytest.raises(ValueError, match=r"`k` must be positive"):
         sr.evaluation_plan("window", -1.0)
     with pytest.raises(ValueError, match=r"`dtype` must be one of"):

@@ -1,31 +1,42 @@
 """The mathematics of smooth rounding, written once against the array API (``xp``).
 
-Everything here works on the *offset* ``u = x - c`` of ``x`` from a centre ``c`` (an integer, or an integer
-minus/plus one half for floor/ceil), with ``|u| <= 1/2``: the smooth function is ``c + t(u)``, so large ``|x|``
-keeps full precision. The functions return ``t`` and its partial derivatives in ``u`` and in ``k``.
+This module is the one implementation of the three smooth roundings. The core (:mod:`smoothround.rounding`),
+its closed-form derivatives (backward passes and :func:`smoothround.derivative`), the analysis
+(:mod:`smoothround.analysis`) and the reported truncation bounds all call it. ``docs/mathematics.md`` derives
+every formula used here; the section names below refer to it.
 
-Formulas and bounds follow ``SPEC.md`` (section numbers quoted below):
+**Offsets.** Every method is evaluated around a centre ``c`` (the nearest integer for round, ``floor(x)`` and
+``ceil(x)`` shifted by one half for floor and ceil): the smooth function is ``c + t(u)`` with the offset
+``u = x - c`` in ``[-1/2, 1/2]``, so large ``|x|`` keeps full precision. An offset is carried as
+:class:`Offset` ``(sgn, s, d)``: ``u = sgn * s``, ``s = |u|`` and ``d = 1/2 - s``, the distance to the nearest
+tie. ``d`` is exact whenever it is small (``x - floor(x)`` and ``1 - v`` are exact, Sterbenz), and every
+exponential is taken of ``k * d`` or ``k * s``, never of a difference of two rounded products: that is what
+keeps the values and both partials accurate at any ``k`` (float32 ``k`` up to its largest number, float64 to
+its own), near the ties in particular.
 
-* window (method 1), direct pair form (2.1):  ``t = sum_{j=1..M} [s(k(u-h_j)) - s(-k(u+h_j))]``, ``h_j = j - 1/2``,
-  with sup truncation error ``s(-kM)``. We use the identity ``s(a) - s(-b) = sinh(ku) / (cosh(ku) + cosh(kh))``
-  (``a = k(u-h)``, ``b = k(u+h)``), which costs one division per pair when ``k`` is a Python number.
-* window, Fourier form (3.1): ``t = u + sum_m a_m sin(2 pi m u)``, ``a_m = (-1)^m (2 pi / k) / sinh(2 pi^2 m / k)``.
-* density (method 2), direct form (2.2, 6.2): a softmax over ``j = -M..M`` of ``log rho(k(u-j))``, normalised by
-  the ``j = 0`` weight (the largest), summed pairwise; derivative by the two-pass covariance (5).
-* density, Fourier form (3.2): ``t = u + (2 pi / k) N(u) / D(u)``.
-* tanh (Agustsson-Theis soft_round, 8), in the stable form of SPEC 8.
+**Kernels** return ``t``, ``dt/du`` and ``dt/dk`` (each only when asked for):
 
-Truncation: the number of terms follows from ``k`` and the tolerance by the bounds of SPEC 2-3. Direct sums jump
-by twice their truncation error where the centre changes, so they are truncated at ``tol / 2``; the Fourier forms
-have no centre and are truncated at ``tol``. The direct sum is used for ``k >= K_SWITCH`` and the Fourier series
-below it (SPEC 3.3: equal per-term decay at ``k = pi sqrt 2``; measured crossovers 4.3-4.65).
+* window (method 1), direct pair form: ``t = sgn * sum_j [sigma(-k(j - 1 + d)) - sigma(-k(j - d))]``, all of it
+  from one exponential ``G = e^{-kd}`` (and ``B = e^{-k(1-d)} = e^{-k}/G``) with Python constants
+  ``e^{-k(j-1)}``;
+* window, Fourier form: ``t = u + sum_m a_m sin(2 pi m u)``, ``a_m = (-1)^m (2 pi / k) / sinh(2 pi^2 m / k)``;
+* density (method 2), direct form: weights ``w_j = rho(k(u - j)) / rho(ku)`` in closed form from ``G``, the
+  normalised mean of ``j``, and its partials as covariances written without cancellation;
+* density, Fourier form: ``t = u + (2 pi / k) N(u) / D(u)``;
+* tanh (Agustsson-Theis soft_round), closed form, its ``k``-partial without cancellation at any ``k``.
+
+**Truncation.** The number of terms follows from ``k`` and ``tol`` through guaranteed bounds on the truncation
+error of the value, of the slope ``dt/du`` and of ``k dt/dk`` (all three ``<= tol``). Direct sums jump by twice
+their truncation error where the centre changes, so they are truncated at ``tol / 2``; the Fourier forms have
+no centre. The direct sum is used for ``k >= K_SWITCH`` and the Fourier series below it (equal per-term decay at
+``k = pi sqrt 2``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Array = Any
 
@@ -37,18 +48,50 @@ MAX_TERMS = 100_000
 
 METHODS = ("window", "density", "tanh")
 
+#: Natural log of the smallest normal number of each compute dtype. For a Python-number ``k`` at least twice
+#: this, the far-side exponentials (``e^{-k(1-d)}`` and the like, at most ``e^{-k/2}``) are below every
+#: tolerance even after multiplication by ``k``, and are left out; below it ``G = e^{-kd} >= e^{-k/2}`` stays
+#: normal, so ``e^{-k} / G`` is safe.
+LOG_TINY = {"float64": math.log(2.0**-1022), "float32": math.log(2.0**-126)}
+#: Largest finite number of each compute dtype.
+FLOAT_MAX = {"float64": 1.7976931348623157e308, "float32": 3.4028234663852886e38}
 
-# ================================================================================ truncation (pure Python)
+
+# ================================================================================ truncation bounds (Python)
 
 
-def _window_direct_error(k: float, m: int) -> float:
-    """Exact sup error of the pair form with ``m`` pairs: sigmoid(-k m) (SPEC 2.1)."""
-    z = k * m
-    return math.exp(-z) / (1.0 + math.exp(-z)) if z < 700 else 0.0
+def _geometric_moments(q: float, start: int, power: int) -> float:
+    """sum_{n >= start} n^power q^(n - start) for 0 <= q < 1 (power 0..3), in closed form: with
+    A_j = sum_i i^j q^i (A_0 = 1/(1-q), A_1 = q/(1-q)^2, A_2 = q(1+q)/(1-q)^3, A_3 = q(1+4q+q^2)/(1-q)^4) and
+    n = start + i expanded binomially; every term is positive. ``inf`` when q rounds to 1."""
+    if q >= 1.0:
+        return math.inf
+    r = 1.0 / (1.0 - q)
+    a = (r, q * r * r, q * (1.0 + q) * r**3, q * (1.0 + 4.0 * q + q * q) * r**4)
+    n = float(start)
+    return sum(math.comb(power, j) * n ** (power - j) * a[j] for j in range(power + 1))
 
 
-def _density_direct_bound(k: float, m: int) -> float:
-    """Rigorous bound B2(k, M) on the density-method truncation error (SPEC 2.2), evaluated in logs."""
+def _exp_neg(z: float) -> float:
+    return math.exp(-z) if z < 745.0 else 0.0
+
+
+def window_direct_bounds(k: float, pairs: int) -> tuple[float, float, float]:
+    """Bounds on the truncation error of the window pair form with ``pairs`` pairs: value, slope, k * k-slope.
+
+    Value: exactly ``sigma(-kM)`` (the sup, at the ties). Slope: ``k e^{-kM} (1 + e^{-k}) / (1 - e^{-k})``.
+    ``k dt/dk``: ``2k e^{-kM} sum_{n > M} n e^{-k(n - M - 1)}`` (``docs/mathematics.md``, window).
+    """
+    q = _exp_neg(k)
+    tail = _exp_neg(k * pairs)
+    value = tail / (1.0 + tail)
+    slope = k * tail * (1.0 + q) / (1.0 - q) if tail else 0.0
+    k_slope = 2.0 * k * tail * _geometric_moments(q, pairs + 1, 1) if tail else 0.0
+    return value, slope, k_slope
+
+
+def _density_b2(k: float, m: int) -> float:
+    """Rigorous bound B2(k, M) on the density-method value truncation error, evaluated in logs."""
     q = math.exp(-k)
     log_pref = 2.0 * (k / 2.0 + math.log1p(math.exp(-k / 2.0))) - math.log(2.0)
     bracket = (m + 1.5) - (m + 0.5) * q
@@ -56,78 +99,198 @@ def _density_direct_bound(k: float, m: int) -> float:
     return math.exp(log_b) if log_b > -745 else 0.0
 
 
-def _window_fourier_bound(k: float, m: int) -> float:
-    """T1(k, M): bound on the window method's Fourier tail after ``m`` harmonics (SPEC 3.1)."""
+def density_direct_bounds(k: float, half_width: int) -> tuple[float, float, float]:
+    """Bounds on the truncation error of the density direct form with weights ``j = -M..M``.
+
+    Value: B2(k, M). The partials are covariances ``Cov_p(j, g)`` (``g`` = tanh terms for the slope, ``g`` =
+    their k-derivatives for ``dt/dk``); with ``w_j / w_0 <= 4 e^{-k(|j| - 1)}``, ``|g_j - g_0| <= gamma_j``
+    and ``|j - mean| <= |j| + 1/2``, the truncated covariance is off by at most
+    ``T1 + T0 S + B2 S`` (tail sums ``T0 = sum_{|j|>M} w_j/w_0``, ``T1 = sum_{|j|>M} w_j/w_0 (|j|+1/2) gamma_j``,
+    ``S = sum_j w_j/w_0 (|j|+1/2) gamma_j``); ``gamma = 2`` for the slope (times k), ``|j| + 1`` for ``k dt/dk``.
+    """
+    m = half_width
+    q = _exp_neg(k)
+    value = _density_b2(k, m)
+    lead = 8.0 * _exp_neg(k * m)  # 2 sides * 4 e^{-k(n - 1)} at n = M + 1
+    if lead == 0.0:
+        return value, 0.0, 0.0
+    t0 = lead * _geometric_moments(q, m + 1, 0)
+    # sum_{n>M} e^{-k(n-1)} (n + 1/2) gamma_n, gamma = 2 or n + 1: polynomials in n, by moments
+    t1_slope = lead * 2.0 * (_geometric_moments(q, m + 1, 1) + 0.5 * _geometric_moments(q, m + 1, 0))
+    t1_k = lead * (
+        _geometric_moments(q, m + 1, 2) + 1.5 * _geometric_moments(q, m + 1, 1)
+        + 0.5 * _geometric_moments(q, m + 1, 0)
+    )
+    s_slope = 0.5 * 2.0 + 8.0 * 2.0 * (_geometric_moments(q, 1, 1) + 0.5 * _geometric_moments(q, 1, 0))
+    s_k = 0.5 + 8.0 * (
+        _geometric_moments(q, 1, 2) + 1.5 * _geometric_moments(q, 1, 1) + 0.5 * _geometric_moments(q, 1, 0)
+    )
+    slope = k * (t1_slope + t0 * s_slope + value * s_slope)
+    k_slope = k * (t1_k + t0 * s_k + value * s_k)
+    return value, slope, k_slope
+
+
+def _fourier_tails(k: float, harmonics: int) -> tuple[float, float, float, float]:
+    """For the Fourier forms after ``harmonics`` terms, with ``beta = 2 pi^2 / k``, ``z_m = beta m``:
+    ``e0 = sum_{m>M} e^{-z_m}``, ``e1 = sum_{m>M} m e^{-z_m}``, ``e2 = sum_{m>M} m^2 e^{-z_m}``, and
+    ``shrink = 1 - e^{-2 z_{M+1}}`` (so that ``csch z_m <= 2 e^{-z_m} / shrink`` for every ``m > M``)."""
     beta = 2.0 * PI_SQ / k
-    if beta * (m + 1) > 740:
-        return 0.0
-    q = math.exp(-beta)
-    return (4.0 * PI / k) * q ** (m + 1) / ((1.0 - q) * (1.0 - q ** (2 * (m + 1))))
+    z0 = beta * (harmonics + 1)
+    lead = _exp_neg(z0)
+    if lead == 0.0:
+        return 0.0, 0.0, 0.0, 1.0
+    q = _exp_neg(beta)
+    start = harmonics + 1
+    return (
+        lead * _geometric_moments(q, start, 0),
+        lead * _geometric_moments(q, start, 1),
+        lead * _geometric_moments(q, start, 2),
+        -math.expm1(-2.0 * z0),
+    )
 
 
-def _h(z: float) -> float:
-    return z / math.sinh(z) if z < 700 else 0.0
+def window_fourier_bounds(k: float, harmonics: int) -> tuple[float, float, float]:
+    """Bounds on the window Fourier tail after ``harmonics`` terms: value, slope, k * k-slope.
 
-
-def _density_fourier_bound(k: float, m: int) -> float:
-    """T2(k, M): bound on the density method's Fourier tail after ``m`` harmonics (SPEC 3.2)."""
+    ``|a_m| <= (4 pi / k) e^{-z_m} / shrink``; the slope's coefficients are ``2 pi m a_m`` (so ``2 h(z_m)``);
+    ``k da_m/dk = a_m (z_m coth z_m - 1)``, and ``coth z_m <= coth z_{M+1}``.
+    """
+    e0, e1, _, shrink = _fourier_tails(k, harmonics)
+    if e0 == 0.0:
+        return 0.0, 0.0, 0.0
     beta = 2.0 * PI_SQ / k
-    z0 = beta * (m + 1)
-    if z0 > 700:
-        return 0.0
-    q = math.exp(-beta)
-    p = beta * q ** (m + 1) * ((m + 1) - m * q) / (1.0 - q) ** 2
-    shrink = 1.0 - math.exp(-2.0 * z0)
-    delta_n = (4.0 * PI / k) * p / math.tanh(z0) / shrink
-    delta_d = 4.0 * p / shrink
-    d_min = 1.0 + 2.0 * sum((-1) ** i * _h(beta * i) for i in range(1, 60))
-    if d_min <= delta_d:
+    coth0 = (2.0 - shrink) / shrink
+    value = (4.0 * PI / k) * e0 / shrink
+    slope = 4.0 * beta * e1 / shrink
+    k_slope = (4.0 * PI / k) * beta * coth0 * e1 / shrink
+    return value, slope, k_slope
+
+
+def _window_slope_at_integers(k: float) -> float:
+    """r1'(0) = 1 + 2 sum_m (-1)^m h(z_m) > 0: the smallest slope of the window method, D_min of density."""
+    beta = 2.0 * PI_SQ / k
+    total = 0.0
+    for m in range(200, 0, -1):
+        z = beta * m
+        if z < 700:
+            total += (-1) ** m * 2.0 * z * math.exp(-z) / -math.expm1(-2.0 * z)
+    return 1.0 + 2.0 * total
+
+
+def _ratio_error(ratio_max: float, top_err: float, bottom_min: float, bottom_err: float) -> float:
+    """Bound on ``|P/Q - P~/Q~|`` given ``|P/Q| <= ratio_max``, ``|P - P~| <= top_err``, ``Q >= bottom_min``
+    and ``|Q - Q~| <= bottom_err < bottom_min``: ``(top_err + ratio_max bottom_err) / (bottom_min -
+    bottom_err)``."""
+    if bottom_min <= bottom_err:
         return math.inf
-    return (delta_n + delta_d / 2.0) / (d_min - delta_d)
+    return (top_err + ratio_max * bottom_err) / (bottom_min - bottom_err)
+
+
+def _density_fourier_tails(k: float, harmonics: int) -> tuple[float, ...]:
+    """Sums over ``m > harmonics`` of bounds on the absolute coefficients of ``N, D, N', D', k N_k, k D_k``.
+
+    With ``c_m = 2 e^{-z_m} / shrink >= csch z_m`` and ``C = coth z_{M+1}``: ``h(z_m) <= z_m c_m``,
+    ``|h'(z_m)| <= C z_m c_m``, ``|h''(z_m)| <= c_m (2C + 2 z_m C^2)``; ``N = sum h' sin``, ``D = 1 + 2 sum h cos``,
+    ``N' = 2 pi sum m h' cos``, ``D' = -4 pi sum m h sin``, ``k N_k = -sum z h'' sin``, ``k D_k = -2 sum z h' cos``.
+    """
+    _, e1, e2, shrink = _fourier_tails(k, harmonics)
+    beta = 2.0 * PI_SQ / k
+    big_c = (2.0 - shrink) / shrink
+    zc = 2.0 * beta * e1 / shrink  # sum z_m c_m
+    mzc = 2.0 * beta * e2 / shrink  # sum m z_m c_m
+    z2c = 2.0 * beta * beta * e2 / shrink  # sum z_m^2 c_m
+    return (
+        big_c * zc,  # N
+        2.0 * zc,  # D
+        TWO_PI * big_c * mzc,  # N'
+        4.0 * PI * mzc,  # D'
+        2.0 * big_c * zc + 2.0 * big_c * big_c * z2c,  # k N_k
+        2.0 * big_c * z2c,  # k D_k
+    )
+
+
+def density_fourier_bounds(k: float, harmonics: int) -> tuple[float, float, float]:
+    """Bounds on the density Fourier form after ``harmonics`` terms: value, slope, k * k-slope.
+
+    The coefficient tails of :func:`_density_fourier_tails` are propagated through ``t = u + (2 pi / k) N/D``,
+    ``t' = 1 + (2 pi / k)(N'/D - (N/D)(D'/D))`` and ``k t_k = (2 pi / k)(-N/D + k N_k / D - (N/D) k D_k / D)``,
+    with ``D >= D_min = r1'(0) > 0``, ``|N/D| <= k / (4 pi)`` (because ``|t - u| <= 1/2``), and the sums of all
+    absolute coefficients as bounds on ``|N'|, |D'|, |k N_k|, |k D_k|``.
+    """
+    n_t, d_t, n1_t, d1_t, nk_t, dk_t = _density_fourier_tails(k, harmonics)
+    if d_t == 0.0:
+        return 0.0, 0.0, 0.0
+    _, _, n1_all, d1_all, nk_all, dk_all = _density_fourier_tails(k, 0)
+    d_min = _window_slope_at_integers(k)
+    scale = TWO_PI / k
+    ratio_max = k / (4.0 * PI)
+    e_ratio = _ratio_error(ratio_max, n_t, d_min, d_t)
+    e_n1 = _ratio_error(n1_all / d_min, n1_t, d_min, d_t)
+    e_d1 = _ratio_error(d1_all / d_min, d1_t, d_min, d_t)
+    e_nk = _ratio_error(nk_all / d_min, nk_t, d_min, d_t)
+    e_dk = _ratio_error(dk_all / d_min, dk_t, d_min, d_t)
+    value = scale * e_ratio
+    slope = scale * (e_n1 + ratio_max * e_d1 + (d1_all / d_min) * e_ratio + e_ratio * e_d1)
+    k_slope = scale * (e_ratio + e_nk + ratio_max * e_dk + (dk_all / d_min) * e_ratio + e_ratio * e_dk)
+    return value, slope, k_slope
+
+
+def direct_bounds(method: str, k: float, terms: int) -> tuple[float, float, float]:
+    """Guaranteed truncation bounds (value, slope, ``k`` times the k-slope) of the direct sum."""
+    return window_direct_bounds(k, terms) if method == "window" else density_direct_bounds(k, terms)
+
+
+def fourier_bounds(method: str, k: float, terms: int) -> tuple[float, float, float]:
+    """Guaranteed truncation bounds (value, slope, ``k`` times the k-slope) of the Fourier series."""
+    return window_fourier_bounds(k, terms) if method == "window" else density_fourier_bounds(k, terms)
 
 
 def direct_error(method: str, k: float, terms: int) -> float:
-    """Guaranteed sup truncation error of the direct sum with ``terms`` (pairs; for density, 2M+1 weights)."""
-    if method == "window":
-        return _window_direct_error(k, terms)
-    return _density_direct_bound(k, terms)
+    """Guaranteed sup truncation error of the value of the direct sum with ``terms``."""
+    return direct_bounds(method, k, terms)[0]
 
 
 def fourier_error(method: str, k: float, terms: int) -> float:
-    """Guaranteed sup truncation error of the Fourier series with ``terms`` harmonics."""
-    if method == "window":
-        return _window_fourier_bound(k, terms)
-    return _density_fourier_bound(k, terms)
+    """Guaranteed sup truncation error of the value of the Fourier series with ``terms`` harmonics."""
+    return fourier_bounds(method, k, terms)[0]
 
 
-def direct_terms(method: str, k: float, tol: float) -> int:
-    """Smallest M >= 1 whose direct-sum truncation error is <= ``tol`` (SPEC 2.1, 2.2).
+def direct_terms(method: str, k: float, tol: float, *, partials: bool = True) -> int:
+    """Smallest M >= 1 whose direct-sum truncation bounds are <= ``tol``: the value's, and with ``partials`` also
+    the slope's and ``k`` times the k-slope's (what the core uses). Past ``MAX_TERMS`` it returns the first count
+    found beyond it (no evaluation uses such a count).
 
-    >>> direct_terms("window", 10.0, 1e-7), direct_terms("density", 10.0, 1e-7)
-    (2, 2)
+    >>> direct_terms("window", 10.0, 1e-7), direct_terms("window", 10.0, 1e-7, partials=False)
+    (3, 2)
     """
     if method == "window":
-        # sigmoid(-kM) <= tol  <=>  M >= log(1/tol - 1) / k
-        return max(1, math.ceil(math.log(1.0 / tol - 1.0) / k))
-    m = max(1, math.floor(math.log(1.0 / tol) / k) - 2)
-    while _density_direct_bound(k, m) > tol:
+        m = max(1, math.ceil(math.log(1.0 / tol - 1.0) / k))
+    else:
+        m = max(1, math.floor(math.log(1.0 / tol) / k) - 2)
+    while m <= MAX_TERMS:
+        bounds = direct_bounds(method, k, m)
+        if (max(bounds) if partials else bounds[0]) <= tol:
+            return m
         m += 1
     return m
 
 
-def fourier_terms(method: str, k: float, tol: float) -> int:
-    """Smallest number of harmonics whose Fourier tail bound is <= ``tol`` (SPEC 3.1, 3.2); 0 = identity.
+def fourier_terms(method: str, k: float, tol: float, *, partials: bool = True) -> int:
+    """Smallest number of harmonics whose Fourier tail bounds are <= ``tol`` (the value's, and with ``partials``
+    also the slope's and ``k`` times the k-slope's); 0 means the identity.
 
-    >>> fourier_terms("window", 1.0, 2.0**-24), fourier_terms("window", 2.0, 1e-16)
-    (0, 3)
+    >>> fourier_terms("window", 1.0, 2.0**-23), fourier_terms("window", 1.0, 2.0**-23, partials=False)
+    (1, 0)
     """
     m = 0
-    while fourier_error(method, k, m) > tol:
+    while True:
+        bounds = fourier_bounds(method, k, m)
+        if (max(bounds) if partials else bounds[0]) <= tol:
+            return m
         m += 1
         if m > 200:
             msg = f"Fourier series of {method} does not converge to {tol} at k={k}"
             raise ArithmeticError(msg)
-    return m
 
 
 @dataclass(frozen=True)
@@ -157,7 +320,20 @@ def plan_for(method: str, k: float | None, tol: float) -> Plan:
     return Plan("direct", 0, direct_terms(method, k, tol / 2.0))
 
 
-# ================================================================================ window method
+# ================================================================================ offsets
+
+
+class Offset(NamedTuple):
+    """The offset ``u = sgn * s`` from the centre: ``s = |u|`` in [0, 1/2], ``d = 1/2 - s`` (exact when small),
+    ``sgn`` in {-1, 0, 1}."""
+
+    sgn: Array
+    s: Array
+    d: Array
+
+    @property
+    def u(self) -> Array:
+        return self.sgn * self.s
 
 
 def clip(a: Array, lo: float | None = None, hi: float | None = None) -> Array:
@@ -169,24 +345,49 @@ def clip(a: Array, lo: float | None = None, hi: float | None = None) -> Array:
     return a.clip(min=lo, max=hi)
 
 
+def reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Offset]:
+    """Centre and offset of ``x`` for ``kind`` = "round", "floor" or "ceil": ``x = c + u`` for round; the smooth
+    floor is ``F(x) = r(x - 1/2) = c + t(v - 1/2)`` with ``c = floor(x)``, ``v = x - c``; the smooth ceil is
+    ``C(x) = r(x + 1/2) = F(x) + 1``.
+
+    ``d`` comes from ``v`` and ``1 - v`` (both exact), so a floor input just above an integer keeps its distance
+    to the threshold. Beyond ``1/eps`` every float is an integer and ``u = 0`` (round) or ``v = 0``; clipping
+    ``x`` and ``c`` there gives the same for ``+-inf`` (never ``inf - inf``). NaN stays NaN.
+    """
+    big = 1.0 / eps
+    if kind == "round":
+        c = xp.round(x)
+        u = clip(x, -big, big) - clip(c, -big, big)
+        s = xp.abs(u)
+        return c, Offset(xp.sign(u), s, 0.5 - s)
+    # floor and ceil share the offset: C(x) = F(x) + 1 (x - floor(x) is exact, ceil(x) - x need not be)
+    f = xp.floor(x)
+    v = clip(x, -big, big) - clip(f, -big, big)
+    w = v - 0.5
+    c = f if kind == "floor" else f + 1.0
+    return c, Offset(xp.sign(w), xp.abs(w), xp.minimum(v, 1.0 - v))
+
+
+# ================================================================================ small helpers
+
+
 def _reciprocal(xp: Any, a: Array) -> Array:
     """1 / a; the native reciprocal where the namespace has one (it is faster than a division in torch)."""
     native = getattr(xp, "reciprocal", None)
     return native(a) if native is not None else 1.0 / a
 
 
-def _sign(xp: Any, a: Array) -> Array:
-    """+-1 with the sign bit of ``a`` (+-0 give +-1). Cheaper than xp.sign, whose torch version masks NaNs.
+def _exp(xp: Any, z: Any) -> Any:
+    """e^z for a Python number (no overflow warning: underflow to 0.0) or an array."""
+    if isinstance(z, float):
+        return math.exp(z) if z > -745.0 else 0.0
+    return xp.exp(z)
 
-    Every use multiplies a factor that vanishes at a = 0, so the value at zero does not matter.
-    """
-    return xp.copysign(xp.ones_like(a), a)
 
-
-def _sigmoid_nonpositive(xp: Any, a: Array) -> Array:
-    """sigmoid(a) for a <= 0 (no overflow): e^a / (1 + e^a)."""
-    e = xp.exp(a)
-    return e / (1.0 + e)
+def _rho(e: Array) -> Array:
+    """sigma'(t) = e / (1 + e)^2 from e = e^{-|t|}."""
+    one_e = 1.0 + e
+    return e / (one_e * one_e)
 
 
 def _sigmoid(xp: Any, a: Array) -> Array:
@@ -195,73 +396,85 @@ def _sigmoid(xp: Any, a: Array) -> Array:
     return xp.where(a >= 0, 1.0, e) / (1.0 + e)
 
 
-def _rho(xp: Any, a: Array) -> Array:
-    """rho = sigmoid' = e^-|a| / (1 + e^-|a|)^2, never sigma(1 - sigma) (SPEC 0)."""
-    e = xp.exp(-xp.abs(a))
-    return e / ((1.0 + e) * (1.0 + e))
+def _rho_of(xp: Any, a: Array) -> Array:
+    """rho(a) = sigmoid'(a) = e^-|a| / (1 + e^-|a|)^2, never sigma(1 - sigma)."""
+    return _rho(xp.exp(-xp.abs(a)))
 
 
-def _fits_fast_window(k: float, terms: int, dtype_max_log: float) -> bool:
-    return k * (terms - 0.5) < dtype_max_log - 2.0
+def _add(total: Any, term: Any) -> Any:
+    return term if total is None else total + term
 
 
-def window_direct(
-    xp: Any, u: Array, k: Any, terms: int, *, scalar_k: bool, max_log: float, need: tuple[bool, bool, bool]
-) -> tuple[Array | None, Array | None, Array | None]:
-    """Pair form around the centre: ``t``, ``dt/du``, ``dt/dk`` (each computed only when ``need`` says so)."""
+@dataclass(frozen=True)
+class Sharpness:
+    """``k`` as the kernels see it: a Python number ``value`` (constants are then Python floats) or, when
+    ``value`` is None, an array passed at call time. ``far``: keep the far-side exponentials (always for array
+    ``k``; for a Python number only below ``-2 LOG_TINY``, where they can matter)."""
+
+    value: float | None
+    far: bool = True
+
+    @staticmethod
+    def of(k: float | None, dtype_name: str) -> Sharpness:
+        if k is None:
+            return Sharpness(None, True)
+        return Sharpness(k, k < -2.0 * LOG_TINY[dtype_name])
+
+
+Need = tuple[bool, bool, bool]
+Triple = tuple[Array | None, Array | None, Array | None]
+
+
+# ================================================================================ window method
+
+
+def window_direct(xp: Any, off: Offset, k: Any, sharp: Sharpness, terms: int, need: Need) -> Triple:
+    """Pair form around the centre (docs/mathematics.md, window): ``t``, ``dt/du``, ``dt/dk``.
+
+    With ``G = e^{-kd}``, ``B = e^{-k(1-d)} = e^{-k/2} (e^{-k/2} / G)`` and ``c_j = e^{-k(j-1)}``, pair ``j`` is
+    ``a/(1+a) - b/(1+b) = c_j (G - B) / ((1 + a)(1 + b))`` (``a = c_j G``, ``b = c_j B``): every exponential is
+    at most 1 and its argument is ``k`` times an exact distance.
+    """
     need_t, need_u, need_k = need
-    if scalar_k and _fits_fast_window(k, terms, max_log):
-        # term_j = sigmoid(k(u-h_j)) - sigmoid(-k(u+h_j)) = sinh(ku) / (cosh(ku) + C_j), C_j = cosh(k h_j) a Python
-        # constant, so a pair costs an addition and a reciprocal; cosh(ku) <= C_j < floatmax / e^2 here.
-        # With E = e^{k|u|} >= 1 from expm1 (accurate for small k|u|): P = E + 1/E = 2 cosh(ku),
-        # Q = sgn(u) expm1(k|u|)(1 + 1/E) = 2 sinh(ku), I_j = 1 / (P + 2 C_j):  t = Q sum I_j;
-        # dt/du = k (P sum I_j - Q^2 sum I_j^2), each pair's share >= half its positive part (no cancellation);
-        # dt/dk = (u/k) dt/du - 2 Q sum_j h_j sinh(k h_j) I_j^2.
-        em = xp.expm1(k * xp.abs(u))
-        inv_e = _reciprocal(xp, em + 1.0)
-        p = (em + 1.0) + inv_e
-        q = xp.copysign(em * (1.0 + inv_e), u)
-        s1 = s2 = sk = None
-        for j in range(terms, 0, -1):  # smallest terms first
-            h = j - 0.5
-            inv = _reciprocal(xp, p + 2.0 * math.cosh(k * h))
-            s1 = inv if s1 is None else s1 + inv
-            if need_u or need_k:
-                inv2 = inv * inv
-                s2 = inv2 if s2 is None else s2 + inv2
-            if need_k:
-                weighted = (2.0 * h * math.sinh(k * h)) * inv2
-                sk = weighted if sk is None else sk + weighted
-        t = q * s1 if need_t else None
-        du = dk = None
-        if need_u or need_k:
-            du_over_k = p * s1 - q * (q * s2)
-            du = k * du_over_k if need_u else None
-            if need_k:
-                dk = u * du_over_k - q * sk
-        return t, du, dk
-
-    # robust form for array k or k so large that cosh(k h) would overflow: two sigmoids per pair,
-    # both of non-positive arguments (|u| <= 1/2 <= h_j), so exp never overflows.
-    t = du = dk = None
-    for j in range(terms, 0, -1):
-        h = j - 0.5
-        a = k * (u - h)
-        b = -k * (u + h)
+    d = off.d
+    g = xp.exp((-1.0 * k) * d) if sharp.value is not None else xp.exp(-k * d)
+    if not sharp.far:
+        b = None
+    elif sharp.value is not None:
+        p_half = _exp(xp, -0.5 * sharp.value)
+        b = p_half * (p_half * _reciprocal(xp, g))  # e^{-k/2} e^{-ks}: no underflow of e^{-k} on the way
+    else:
+        b = xp.exp(-k * (1.0 - d))
+    q = _exp(xp, -k) if sharp.value is None else _exp(xp, -sharp.value)
+    total = du = dk = None
+    c_j: Any = 1.0
+    pairs = []
+    for j in range(1, terms + 1):
+        pairs.append((j, c_j))
+        c_j = c_j * q
+    for j, c in reversed(pairs):  # smallest terms first
+        a = g if j == 1 else c * g
+        bb = None if b is None else (b if j == 1 else c * b)
         if need_t:
-            term = _sigmoid_nonpositive(xp, a) - _sigmoid_nonpositive(xp, b)
-            t = term if t is None else t + term
+            den = 1.0 + a if bb is None else (1.0 + a) * (1.0 + bb)
+            term = _reciprocal(xp, den) if j == 1 else c * _reciprocal(xp, den)
+            total = _add(total, term)
         if need_u or need_k:
-            ra = _rho(xp, a)
-            rb = _rho(xp, b)
+            ra = _rho(a)
+            rb = None if bb is None else _rho(bb)
             if need_u:
-                g = ra + rb
-                du = g if du is None else du + g
+                du = _add(du, ra if rb is None else ra + rb)
             if need_k:
-                gk = (u - h) * ra + (u + h) * rb
-                dk = gk if dk is None else dk + gk
+                near = ((j - 1.0) + d) * ra
+                dk = _add(dk, -near if rb is None else (j - d) * rb - near)
+    t = None
+    if need_t:
+        top = g if b is None else g - b
+        t = off.sgn * (top * total)
     if du is not None:
         du = k * du
+    if dk is not None:
+        dk = off.sgn * dk
     return t, du, dk
 
 
@@ -290,23 +503,24 @@ def _csch_coth(xp: Any, z: Any) -> tuple[Any, Any]:
     return 2.0 * q / den, (1.0 + q * q) / den
 
 
-def _identity(xp: Any, u: Array, need: tuple[bool, bool, bool]) -> tuple[Array | None, Array | None, Array | None]:
-    """Zero harmonics: the function is x itself (t = u, dt/du = 1, dt/dk = 0), SPEC Table T6."""
+def _identity(xp: Any, u: Array, need: Need) -> Triple:
+    """Zero harmonics: the function is x itself (t = u, dt/du = 1, dt/dk = 0)."""
     need_t, need_u, need_k = need
     return (u if need_t else None), (xp.ones_like(u) if need_u else None), (0.0 * u if need_k else None)
 
 
-def window_fourier(
-    xp: Any, u: Array, k: Any, terms: int, *, need: tuple[bool, bool, bool]
-) -> tuple[Array | None, Array | None, Array | None]:
-    """Fourier form: t = u + sum a_m sin(2 pi m u), and its partials (SPEC 3.1, 6.1 step 4)."""
+def window_fourier(xp: Any, off: Offset, k: Any, terms: int, need: Need, *, deviation: bool = False) -> Triple:
+    """Fourier form: t = u + sum a_m sin(2 pi m u), and its partials; ``deviation``: t - u instead of t, summed
+    without cancellation (the analysis measures how far the function is from the identity)."""
     need_t, need_u, need_k = need
+    u = off.u
     if terms == 0:
-        return _identity(xp, u, need)
+        t0, du0, dk0 = _identity(xp, u, need)
+        return (0.0 * u if deviation and need_t else t0), du0, dk0
     sines, cosines = _harmonics(xp, u, terms, need_t or need_k, need_u)
-    t = u if need_t else None
-    du = 1.0 if need_u else None
-    dk = 0.0 if need_k else None
+    t = (0.0 * u if deviation else u) if need_t else None
+    du: Any = 1.0 if need_u else None
+    dk: Any = 0.0 if need_k else None
     for m in range(terms, 0, -1):
         z = (2.0 * PI_SQ * m) / k
         csch, coth = _csch_coth(xp, z)
@@ -325,147 +539,121 @@ def window_fourier(
 
 
 def density_direct(
-    xp: Any,
-    u: Array,
-    k: Any,
-    terms: int,
-    *,
-    need: tuple[bool, bool, bool],
-    values: list | None = None,
-    scalar_k: bool = False,
-    max_log: float = 0.0,
-) -> tuple[Array | None, Array | None, Array | None]:
-    """Normalised weights w_j = rho(k(u - j)) / rho(ku), j = -M..M, and the weighted mean of ``values[j]``
-    (default: j itself), with its partials by the two-pass covariance (SPEC 5, 6.2).
+    xp: Any, off: Offset, k: Any, sharp: Sharpness, terms: int, need: Need, values: list | None = None
+) -> Triple:
+    """Normalised weights ``w_j = rho(k(u - j)) / rho(ku)``, ``j = -M..M``, in closed form, the weighted mean
+    of the values (default: ``j``) and its partials (docs/mathematics.md, density).
 
-    ``values`` (used by clamped quantisation) is a list over j = -M..M of arrays or numbers.
+    The weights are computed in the frame of ``s = |u|``, where ``+j`` are the near neighbours:
+    ``w_{+j} = c_j G^2 ((1 + A) / (1 + c_j P G))^2`` and ``w_{-j} = c_j e^{-k} ((1 + A) / (1 + c_j e^{-k} A))^2``
+    with ``G = e^{-kd}``, ``A = e^{-ks}``, ``P = e^{-k/2}``, ``c_j = e^{-k(j-1)}``. The partials are
+    covariances ``sum_j p_j (v_j - mean)(g_j - g_0)``, with ``g_j - g_0`` in forms free of cancellation.
+
+    ``values`` (clamped quantization) is a list over physical ``n - c = -M..M`` of arrays; the default is the
+    mean of ``j`` itself, computed in the frame and multiplied by ``sgn`` (exactly odd, exactly 0 at ``u = 0``).
     """
-    if values is None and scalar_k and k * terms < max_log - 2.0:
-        return _density_direct_scalar_k(xp, u, k, terms, need=need)
     need_t, need_u, need_k = need
-    m_terms = terms
-    abs0 = k * xp.abs(u)  # |t_0|
-    e0 = xp.exp(-abs0)
-    one_e0 = 1.0 + e0
-    weights: dict[int, Array] = {}
-    tanhs: dict[int, Array] = {}
-    for j in list(range(1, m_terms + 1)) + list(range(-1, -m_terms - 1, -1)):
-        abs_j = k * xp.abs(u - j)
-        ratio = xp.exp(abs0 - abs_j)  # e^{|t_0| - |t_j|} <= 1 because |u| <= 1/2
-        e_j = ratio * e0  # e^{-|t_j|}
-        one_ej = 1.0 + e_j
-        scale = one_e0 / one_ej
-        weights[j] = ratio * scale * scale
-        if need_u or need_k:
-            tanhs[j] = (1.0 - e_j) / one_ej * (1.0 if j > 0 else -1.0)  # tanh(k (j - u) / 2)
-    if need_u or need_k:
-        tanhs[0] = -_sign(xp, u) * (1.0 - e0) / one_e0
-    denom = 1.0
-    for j in range(m_terms, 0, -1):
-        denom = denom + (weights[j] + weights[-j])
-    inv_denom = 1.0 / denom
-
-    def value_of(j: int) -> Any:
-        return j if values is None else values[j + m_terms]
+    s, d = off.s, off.d
+    scalar = sharp.value is not None
+    kv: Any = sharp.value if scalar else k
+    g = xp.exp((-1.0 * kv) * d) if scalar else xp.exp(-k * d)
+    if scalar:
+        q: Any = _exp(xp, -kv)
+        p_half: Any = _exp(xp, -0.5 * kv)
+        a = p_half * _reciprocal(xp, g) if sharp.far else None
+    else:
+        q = xp.exp(-k)
+        p_half = xp.sqrt(q)
+        a = xp.exp(-k * s)
+    one_a = None if a is None else 1.0 + a
+    c_list: list[Any] = []
+    c_j: Any = 1.0
+    for _ in range(terms):
+        c_list.append(c_j)
+        c_j = c_j * q
+    p_g = p_half * g
+    g2 = g * g
+    near_w, far_w, near_e, far_e = {}, {}, {}, {}
+    for j in range(1, terms + 1):
+        c = c_list[j - 1]
+        e_near = p_g if j == 1 else c * p_g  # e^{-k(j - s)}
+        ratio = _reciprocal(xp, 1.0 + e_near) if one_a is None else one_a * _reciprocal(xp, 1.0 + e_near)
+        near_w[j] = (g2 if j == 1 else c * g2) * (ratio * ratio)
+        near_e[j] = e_near
+        if a is not None:
+            cq = q if j == 1 else c * q
+            e_far = cq * a  # e^{-k(j + s)}
+            ratio_far = one_a * _reciprocal(xp, 1.0 + e_far)
+            far_w[j] = cq * (ratio_far * ratio_far)
+            far_e[j] = e_far
+    order = list(range(terms, 0, -1))  # smallest terms first
+    denom: Any = 1.0
+    for j in order:
+        denom = denom + (near_w[j] + far_w[j] if j in far_w else near_w[j])
+    inv_denom = _reciprocal(xp, denom)
 
     if values is None:
-        numer = 0.0
-        for j in range(m_terms, 0, -1):
-            numer = numer + j * (weights[j] - weights[-j])
+        positive = None  # frame values: near j, far -j; the result is multiplied by sgn
+        v0: Any = 0.0
+        near_v: dict[int, Any] = dict.fromkeys(order)
+        far_v: dict[int, Any] = dict.fromkeys(order)
+        numer: Any = 0.0
+        for j in order:
+            numer = numer + j * (near_w[j] - far_w[j] if j in far_w else near_w[j])
     else:
-        numer = value_of(0)
-        for j in range(m_terms, 0, -1):
-            numer = numer + (value_of(j) * weights[j] + value_of(-j) * weights[-j])
+        # physical index n - c = +-j; the near side is the side of u
+        positive = off.sgn >= 0
+        v0 = values[terms]
+        near_v = {j: xp.where(positive, values[terms + j], values[terms - j]) for j in order}
+        far_v = {j: xp.where(positive, values[terms - j], values[terms + j]) for j in order}
+        numer = v0
+        for j in order:
+            numer = numer + (near_v[j] * near_w[j] + (far_v[j] * far_w[j] if j in far_w else 0.0))
     mean = numer * inv_denom
-    if not (need_u or need_k):
-        return mean, None, None
-    weights[0] = 1.0
-    order = [0, *[j for i in range(m_terms, 0, -1) for j in (i, -i)]]
-    du = dk = None
-    if need_u:
-        tau_bar = 0.0
-        for j in order:
-            tau_bar = tau_bar + weights[j] * tanhs[j]
-        tau_bar = tau_bar * inv_denom
-        acc = 0.0
-        for j in order:
-            acc = acc + weights[j] * (value_of(j) - mean) * (tanhs[j] - tau_bar)
-        du = k * acc * inv_denom
-    if need_k:
-        # d log w_j / dk = tau_j (u - j)
-        g = {j: tanhs[j] * (u - j) for j in order}
-        g_bar = 0.0
-        for j in order:
-            g_bar = g_bar + weights[j] * g[j]
-        g_bar = g_bar * inv_denom
-        acc = 0.0
-        for j in order:
-            acc = acc + weights[j] * (value_of(j) - mean) * (g[j] - g_bar)
-        dk = acc * inv_denom
-    return (mean if need_t else None), du, dk
-
-
-def _density_direct_scalar_k(
-    xp: Any, u: Array, k: float, terms: int, *, need: tuple[bool, bool, bool]
-) -> tuple[Array | None, Array | None, Array | None]:
-    """The density direct sum for a Python-number k, with the weights in closed form.
-
-    For a = k|u|, th = tanh(a/2) and m = 1 - th (both from exp(-a) and expm1(-a), no cancellation), and the
-    Python constants C_j = cosh(kj/2), S_j = sinh(kj/2), e_j = exp(-kj/2):
-    w_{+j} / w_0 = 1 / A_j^2, A_j = C_j - th S_j = e_j + m S_j >= 1 (the nearer side for u >= 0);
-    w_{-j} / w_0 = 1 / B_j^2, B_j = C_j + th S_j;
-    w_{+j} - w_{-j} = 2 th sinh(kj) / (A_j B_j)^2, so the mean is exactly 0 at u = 0.
-    tau_j = tanh(k(j - |u|)/2): tau_0 = -th, tau_{+j} = (m C_j - e_j) / A_j, tau_{-j} = -(S_j + th C_j) / B_j.
-    The mean is odd in u, dt/du even, dt/dk odd: everything is computed at |u| and the sign restored.
-    """
-    need_t, need_u, need_k = need
-    ua = xp.abs(u)
-    a = k * ua
-    g = xp.exp(-a)
-    inv_1g = _reciprocal(xp, 1.0 + g)
-    th = -xp.expm1(-a) * inv_1g
-    m = (2.0 * g) * inv_1g
-    denom = 1.0
-    nsum = 0.0
-    pairs = []
-    for j in range(terms, 0, -1):  # smallest terms first
-        c, s_, e = math.cosh(k * j / 2.0), math.sinh(k * j / 2.0), math.exp(-k * j / 2.0)
-        ia = _reciprocal(xp, e + m * s_)
-        ib = _reciprocal(xp, c + th * s_)
-        wa = ia * ia
-        wb = ib * ib
-        denom = denom + (wa + wb)
-        iab = ia * ib
-        nsum = nsum + (2.0 * j * math.sinh(k * j)) * (iab * iab)
-        if need_u or need_k:
-            pairs.append((j, wa, wb, (m * c - e) * ia, -(s_ + th * c) * ib))
-    inv_denom = _reciprocal(xp, denom)
-    mean = th * nsum * inv_denom  # at |u|
-    t = xp.copysign(mean, u) if need_t else None
+    t = None
+    if need_t:
+        t = off.sgn * mean if values is None else mean
     if not (need_u or need_k):
         return t, None, None
 
-    def covariance(f0: Array, fa: list, fb: list) -> Array:
-        """Cov_p(j, f_j) by two passes: sum p_j (j - mean)(f_j - mean_f)."""
-        f_bar = f0
-        for (_, wa, wb, _, _), va, vb in zip(pairs, fa, fb, strict=True):
-            f_bar = f_bar + (wa * va + wb * vb)
-        f_bar = f_bar * inv_denom
-        acc = (0.0 - mean) * (f0 - f_bar)
-        for (j, wa, wb, _, _), va, vb in zip(pairs, fa, fb, strict=True):
-            acc = acc + (wa * ((j - mean) * (va - f_bar)) + wb * ((-j - mean) * (vb - f_bar)))
-        return acc * inv_denom
+    def spread(j: int, side: str) -> Any:
+        """v_j - mean for a weight of the frame."""
+        if values is None:
+            return (j if side == "near" else -j) - mean
+        return (near_v[j] if side == "near" else far_v[j]) - mean
 
+    one_e0 = 1.0 if one_a is None else one_a
+    th0 = 1.0 if a is None else (1.0 - a) * _reciprocal(xp, one_a)  # tanh(ks/2) = -tau_0
     du = dk = None
-    tau_a = [p[3] for p in pairs]
-    tau_b = [p[4] for p in pairs]
     if need_u:
-        du = k * covariance(-th, tau_a, tau_b)
+        acc: Any = 0.0
+        for j in order:
+            tau = (1.0 - near_e[j]) * _reciprocal(xp, 1.0 + near_e[j])  # tanh(k(j - s)/2)
+            acc = acc + near_w[j] * spread(j, "near") * (tau + th0)
+            if j in far_w:
+                tau_far = (1.0 - far_e[j]) * _reciprocal(xp, 1.0 + far_e[j])  # -tau_{-j}
+                acc = acc - far_w[j] * spread(j, "far") * (tau_far - th0)
+        du = k * acc * inv_denom
+        if values is not None:
+            du = xp.where(positive, du, -du)  # d/du of the physical mean: tau flips sign in the mirror
     if need_k:
-        # d log w_j / dk = tau_j (|u| - j); the constant tau_0 |u| cancels in the covariance
-        ga = [ta * (ua - j) for (j, *_), ta in zip(pairs, tau_a, strict=True)]
-        gb = [tb * (ua + j) for (j, *_), tb in zip(pairs, tau_b, strict=True)]
-        dk = xp.copysign(covariance(-th * ua, ga, gb), u)
+        # g_j = (u - j) tau_j; g_j - g_0 = -[(j - 1 + 2d) tau_j + s (tau_j - th0)] on the near side,
+        # -[j tf_j + s (tf_j - th0)] on the far side, with tau_j - th0 = 2(A - E_j)/((1 + E_j)(1 + A))
+        acc = 0.0
+        for j in order:
+            inv_near = _reciprocal(xp, 1.0 + near_e[j])
+            tau = (1.0 - near_e[j]) * inv_near
+            gap = 2.0 * ((0.0 if a is None else a) - near_e[j]) * inv_near / one_e0
+            delta = ((j - 1.0) + 2.0 * d) * tau + s * gap
+            acc = acc - near_w[j] * spread(j, "near") * delta
+            if j in far_w:
+                inv_far = _reciprocal(xp, 1.0 + far_e[j])
+                tau_far = (1.0 - far_e[j]) * inv_far
+                gap_far = 2.0 * (a - far_e[j]) * inv_far / one_e0
+                acc = acc - far_w[j] * spread(j, "far") * (j * tau_far + s * gap_far)
+        dk = acc * inv_denom
+        if values is None:
+            dk = off.sgn * dk
     return t, du, dk
 
 
@@ -478,34 +666,37 @@ def _h_derivatives(xp: Any, z: Any) -> tuple[Any, Any, Any]:
     return h0, h1, h2
 
 
-def density_fourier(
-    xp: Any, u: Array, k: Any, terms: int, *, need: tuple[bool, bool, bool]
-) -> tuple[Array | None, Array | None, Array | None]:
-    """Fourier ratio: t = u + (2 pi / k) N / D (SPEC 3.2) and its partials."""
+def density_fourier(xp: Any, off: Offset, k: Any, terms: int, need: Need, *, deviation: bool = False) -> Triple:
+    """Fourier ratio: t = u + (2 pi / k) N / D and its partials; ``deviation``: t - u instead of t."""
     need_t, need_u, need_k = need
+    u = off.u
     if terms == 0:
-        return _identity(xp, u, need)
+        t0, du0, dk0 = _identity(xp, u, need)
+        return (0.0 * u if deviation and need_t else t0), du0, dk0
     sines, cosines = _harmonics(xp, u, terms, True, True)
-    n = 0.0
-    d = 1.0
-    n_u = d_u = n_k = d_k = 0.0
+    n: Any = 0.0
+    d: Any = 1.0
+    n_u: Any = 0.0
+    d_u: Any = 0.0
+    n_k: Any = 0.0
+    d_k: Any = 0.0
     for m in range(terms, 0, -1):
         z = (2.0 * PI_SQ * m) / k
         h0, h1, h2 = _h_derivatives(xp, z)
-        s, c = sines[m - 1], cosines[m - 1]
-        n = n + h1 * s
-        d = d + 2.0 * h0 * c
+        sm, cm = sines[m - 1], cosines[m - 1]
+        n = n + h1 * sm
+        d = d + 2.0 * h0 * cm
         if need_u:
-            n_u = n_u + (TWO_PI * m) * h1 * c
-            d_u = d_u - (2.0 * TWO_PI * m) * h0 * s
+            n_u = n_u + (TWO_PI * m) * h1 * cm
+            d_u = d_u - (2.0 * TWO_PI * m) * h0 * sm
         if need_k:
             # dz/dk = -z/k
-            n_k = n_k - (z * h2 / k) * s
-            d_k = d_k - (2.0 * z * h1 / k) * c
+            n_k = n_k - (z * h2 / k) * sm
+            d_k = d_k - (2.0 * z * h1 / k) * cm
     scale = TWO_PI / k
     inv_d = 1.0 / d
     ratio = n * inv_d
-    t = u + scale * ratio if need_t else None
+    t = ((0.0 if deviation else u) + scale * ratio) if need_t else None
     du = dk = None
     if need_u:
         du = 1.0 + scale * (n_u - ratio * d_u) * inv_d
@@ -517,43 +708,65 @@ def density_fourier(
 # ================================================================================ tanh (soft_round)
 
 
-def tanh_offset(
-    xp: Any, u: Array, alpha: Any, *, eps: float, need: tuple[bool, bool, bool]
-) -> tuple[Array | None, Array | None, Array | None]:
-    """Agustsson-Theis soft_round around the nearest integer, stable form (SPEC 8).
+#: 1/n! for odd n = 3, 5, ..., 27: the series of b sinh a - sinh(ab) for a < 2 (remainder < 1e-19 relative).
+_ODD_INV_FACTORIALS = tuple((n, 1.0 / math.factorial(n)) for n in range(3, 29, 2))
 
-    t = sgn(u) sigmoid(-alpha(1 - 2e)) expm1(-2 alpha e) / expm1(-alpha), e = |u|;
-    dt/du = 2 alpha rho(alpha (1 - 2e)) / tanh(alpha / 2).
+
+def tanh_closed(xp: Any, off: Offset, k: Any, sharp: Sharpness, need: Need) -> Triple:
+    """Agustsson-Theis soft_round ``s(y) = m + 1/2 + tanh(k r) / (2 tanh(k/2))`` around the nearest integer.
+
+    With ``X = e^{-2kd}`` (``|r| = d``): ``t = sgn sigma(-2kd) expm1(-2ks) / expm1(-k)``,
+    ``dt/du = 2k rho(2kd) / tanh(k/2)``, and ``dt/dk = -sgn R`` with ``R = phi / (8 cosh^2(kd) sinh^2(k/2))``,
+    ``phi = b sinh k - sinh(kb)``, ``b = 2d``: for ``k >= 2`` ``R = [b X (1 - Y^2) - Y (1 - X^2)] /
+    ((1 + X)^2 (1 - Y)^2)`` (``Y = e^{-k}``), below it the series ``phi = b sum_{n odd >= 3} k^n (1 - b^{n-1})
+    / n!``, whose terms all have one sign (no cancellation at small ``k``).
     """
     need_t, need_u, need_k = need
-    e = xp.abs(u)
-    w = alpha * (1.0 - 2.0 * e)  # >= 0
+    s, d = off.s, off.d
+    scalar = sharp.value is not None
+    kv: Any = sharp.value if scalar else k
+    x2 = xp.exp((-2.0 * kv) * d) if scalar else xp.exp(-2.0 * k * d)
+    one_x = 1.0 + x2
     t = du = dk = None
     if need_t:
-        expm1_alpha = math.expm1(-alpha) if isinstance(alpha, float) else xp.expm1(-alpha)
-        t = _sign(xp, u) * _sigmoid_nonpositive(xp, -w) * xp.expm1(-2.0 * alpha * e) / expm1_alpha
-    half_tanh = math.tanh(alpha / 2.0) if isinstance(alpha, float) else xp.tanh(alpha / 2.0)
-    rho_w = _rho(xp, w)
+        denom = math.expm1(-kv) if scalar else xp.expm1(-k)
+        t = off.sgn * (x2 * _reciprocal(xp, one_x)) * (xp.expm1((-2.0 * kv) * s) / denom)
     if need_u:
-        du = 2.0 * alpha * rho_w / half_tanh
+        half_tanh = math.tanh(0.5 * kv) if scalar else xp.tanh(0.5 * k)
+        du = (2.0 * kv / half_tanh) * (x2 / (one_x * one_x))
     if need_k:
-        # r = y - floor(y) - 1/2 = u - 1/2 for u >= 0 and u + 1/2 for u < 0 (at u = -0 it gives +1/2, where
-        # both formulas below are 0 anyway: ds/dalpha vanishes at the integers)
-        r = u - 0.5 * _sign(xp, u)
-        tanh_ar = xp.tanh(alpha * r)
-        rho_alpha = (
-            math.exp(-alpha) / (1 + math.exp(-alpha)) ** 2 if isinstance(alpha, float) else _rho(xp, alpha)
-        )
-        exact = 2.0 * r * rho_w / half_tanh - tanh_ar * rho_alpha / (half_tanh * half_tanh)
-        # for small alpha the two terms cancel; use the series 2a r(1/12 - r^2/3) + 4a^3 r(-1/720 - r^2/36 + 2r^4/15)
-        r2 = r * r
-        a_s = alpha if isinstance(alpha, float) else clip(alpha, hi=eps ** (1.0 / 6.0))
-        series = 2.0 * a_s * r * (1.0 / 12.0 - r2 / 3.0) + 4.0 * a_s**3 * r * (
-            -1.0 / 720.0 - r2 / 36.0 + 2.0 * r2 * r2 / 15.0
-        )
-        small = eps ** (1.0 / 6.0)
-        if isinstance(alpha, float):
-            dk = series if alpha < small else exact
+        b = 2.0 * d
+        if scalar:
+            if kv >= 2.0:
+                rr = _tanh_k_large(xp, x2, one_x, b, kv)
+            else:
+                rr = _tanh_k_small(xp, x2, one_x, b, kv)
         else:
-            dk = xp.where(alpha < small, series, exact)
+            k_small = clip(k, hi=2.0)
+            rr = xp.where(
+                k >= 2.0, _tanh_k_large(xp, x2, one_x, b, clip(k, lo=2.0)), _tanh_k_small(xp, x2, one_x, b, k_small)
+            )
+        dk = -off.sgn * rr
     return t, du, dk
+
+
+def _tanh_k_large(xp: Any, x2: Array, one_x: Array, b: Array, k: Any) -> Array:
+    """R for k >= 2: [b X (1 - Y^2) - Y (1 - X^2)] / ((1 + X)^2 (1 - Y)^2), Y = e^{-k}."""
+    y = _exp(xp, -k) if isinstance(k, float) else xp.exp(-k)
+    one_y = 1.0 - y
+    return (b * x2 * (1.0 - y * y) - y * (1.0 - x2 * x2)) / ((one_x * one_x) * (one_y * one_y))
+
+
+def _tanh_k_small(xp: Any, x2: Array, one_x: Array, b: Array, k: Any) -> Array:
+    """R for k < 2 by the one-signed series: phi X / (2 (1 + X)^2 sinh^2(k/2))."""
+    b2 = b * b
+    total: Any = 0.0
+    b_pow: Any = 1.0  # b^(n-1)
+    k_pow = k * k * k
+    k2 = k * k
+    for _, inv_fact in _ODD_INV_FACTORIALS:
+        b_pow = b_pow * b2
+        total = total + (k_pow * inv_fact) * (1.0 - b_pow)
+        k_pow = k_pow * k2
+    sinh_half = math.sinh(0.5 * k) if isinstance(k, float) else xp.sinh(0.5 * k)
+    return (b * total) * x2 / (2.0 * (one_x * one_x) * (sinh_half * sinh_half))

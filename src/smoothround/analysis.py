@@ -52,7 +52,10 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
+import array_api_compat.numpy as _XP
 import numpy as np
+
+from smoothround import _rounding_math as rm
 
 __all__ = [
     "FLOAT32_EPS",
@@ -81,7 +84,6 @@ FLOAT64_EPS = 2.0**-53
 
 Via = Literal["closed", "core"]
 _PI = math.pi
-_FOURIER_BELOW = 4.5  # the series below use the Fourier form for k below this (SPEC 3.3)
 #: Supported sharpness range: below _K_MIN every measure is the identity's to float64 precision (and k's
 #: reciprocal would overflow); above _K_MAX the error band ~1/k would underflow. Closed forms cover all of it.
 _K_MIN, _K_MAX = 1e-300, 1e300
@@ -144,146 +146,62 @@ def _check_via(via: Any) -> Via:
     raise ValueError(msg)
 
 
-# ======================================================================= series (SPEC 1, 3, 8)
+# ======================================================================= the functions themselves
+
+#: Truncation of the analysis' own evaluations: far below float64 resolution, for value and both partials.
+_ANALYSIS_TOL = 1e-20
 
 
-def _sigmoid(t: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(t))
-    return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+def _evaluate(method: str, off: rm.Offset, k: float, need: tuple[bool, bool, bool], *, deviation: bool = False):
+    """t, dt/du, dt/dk at an offset, in float64, by the library's one implementation (``_rounding_math``) with
+    truncation far below float64 resolution; ``deviation``: t - u instead of t, without cancellation."""
+    sharp = rm.Sharpness.of(k, "float64")
+    if method == "tanh":
+        out = rm.tanh_closed(_XP, off, k, sharp, need)
+    else:
+        plan = rm.plan_for(method, k, _ANALYSIS_TOL)
+        if plan.form == "fourier":
+            fourier = rm.window_fourier if method == "window" else rm.density_fourier
+            return fourier(_XP, off, k, plan.fourier, need, deviation=deviation)
+        direct = rm.window_direct if method == "window" else rm.density_direct
+        out = direct(_XP, off, k, sharp, plan.direct, need)
+    if deviation and out[0] is not None:
+        return (out[0] - off.u, *out[1:])
+    return out
 
 
-def _rho(t: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(t))
-    return e / (1.0 + e) ** 2
+def _offset_at(u: np.ndarray) -> rm.Offset:
+    u = np.asarray(u, dtype=np.float64)
+    s = np.abs(u)
+    return rm.Offset(np.sign(u), s, 0.5 - s)
 
 
-def _harmonics(k: float) -> tuple[np.ndarray, np.ndarray]:
-    """Harmonic numbers m and z_m = 2 pi^2 m / k up to z ~ 60 (terms below e^-60 relative are dropped)."""
-    beta = 2.0 * _PI**2 / k
-    if beta > 745.0:  # every term underflows: exactly the identity in float64
-        return np.zeros(0), np.zeros(0)
-    m = np.arange(1, max(2, math.ceil(60.0 / beta) + 1), dtype=np.float64)
-    return m, beta * m
-
-
-def _h(z: np.ndarray) -> np.ndarray:
-    """h(z) = z / sinh z, overflow-free for z > 0."""
-    q = np.exp(-z)
-    return 2.0 * z * q / -np.expm1(-2.0 * z)
-
-
-def _h_prime(z: np.ndarray) -> np.ndarray:
-    """h'(z) = (1 - z coth z) / sinh z for z > 0."""
-    q2 = np.exp(-2.0 * z)
-    csch = 2.0 * np.exp(-z) / -np.expm1(-2.0 * z)
-    return (1.0 - z * (1.0 + q2) / (1.0 - q2)) * csch
+def _value(method: str, u: np.ndarray, k: float) -> np.ndarray:
+    """r(u) for |u| <= 1/2 in float64: the smooth value minus the nearest integer."""
+    return _evaluate(method, _offset_at(u), k, (True, False, False))[0]
 
 
 def _deviation(method: str, u: np.ndarray, k: float) -> np.ndarray:
     """r(u) - u for |u| <= 1/2 (float64), summed without cancellation when the Fourier form is used."""
-    if method == "tanh":
-        return _value(method, u, k) - u
-    if k >= _FOURIER_BELOW:
-        return _value(method, u, k) - u
-    m, z = _harmonics(k)
-    if m.size == 0:
-        return np.zeros_like(np.asarray(u, dtype=np.float64))
-    s = np.sin(2.0 * _PI * np.multiply.outer(u, m))
-    if method == "window":
-        a = (-1.0) ** m * (2.0 * _PI / k) * 2.0 * np.exp(-z) / -np.expm1(-2.0 * z)
-        return s @ a
-    c = np.cos(2.0 * _PI * np.multiply.outer(u, m))
-    n = s @ _h_prime(z)
-    d = 1.0 + 2.0 * (c @ _h(z))
-    return (2.0 * _PI / k) * n / d
-
-
-def _value(method: str, u: np.ndarray, k: float) -> np.ndarray:
-    """r(u) for |u| <= 1/2 in float64 by SPEC's series: the smooth value minus the nearest integer.
-
-    Window: pair form (2.1) or Fourier form (3.1); density: log-domain softmax (6.2) or Fourier ratio (3.2);
-    tanh: the stable soft_round form (8). Truncation errors are below 1e-18.
-    """
-    u = np.asarray(u, dtype=np.float64)
-    if method == "tanh":
-        e = np.abs(u)
-        ratio = np.expm1(-2.0 * k * e) / np.expm1(-k)
-        return np.sign(u) * _sigmoid(-k * (1.0 - 2.0 * e)) * ratio
-    if k < _FOURIER_BELOW:
-        return u + _deviation(method, u, k)
-    big_m = math.ceil(46.0 / k) + 1
-    if method == "window":
-        h = np.arange(1, big_m + 1) - 0.5
-        terms = _sigmoid(k * np.subtract.outer(u, h)) - _sigmoid(-k * np.add.outer(u, h))
-        return terms[..., ::-1].sum(axis=-1)  # smallest terms first
-    j = np.arange(-big_m, big_m + 1, dtype=np.float64)
-    t = k * np.subtract.outer(u, j)
-    ell = -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t)))
-    w = np.exp(ell - ell[..., big_m : big_m + 1])
-    return (w @ j) / w.sum(axis=-1)
+    return _evaluate(method, _offset_at(u), k, (True, False, False), deviation=True)[0]
 
 
 def _slope(method: str, u: np.ndarray, k: float) -> np.ndarray:
-    """r'(u) for |u| <= 1/2 in float64 by SPEC's series (5, 3.1, 3.2, 8)."""
-    u = np.asarray(u, dtype=np.float64)
-    if method == "tanh":
-        tt = math.tanh(k / 2.0)
-        return 2.0 * k * _rho(2.0 * k * (np.abs(u) - 0.5)) / tt
-    if k < _FOURIER_BELOW:
-        m, z = _harmonics(k)
-        if m.size == 0:
-            return np.ones_like(u)
-        c = np.cos(2.0 * _PI * np.multiply.outer(u, m))
-        if method == "window":
-            return 1.0 + 2.0 * (c @ ((-1.0) ** m * _h(z)))
-        s = np.sin(2.0 * _PI * np.multiply.outer(u, m))
-        n = s @ _h_prime(z)
-        d = 1.0 + 2.0 * (c @ _h(z))
-        n1 = 2.0 * _PI * (c @ (m * _h_prime(z)))
-        d1 = -4.0 * _PI * (s @ (m * _h(z)))
-        return 1.0 + (2.0 * _PI / k) * (n1 * d - n * d1) / d**2
-    big_m = math.ceil(46.0 / k) + 1
-    if method == "window":
-        h = np.arange(1, big_m + 1) - 0.5
-        terms = _rho(k * np.subtract.outer(u, h)) + _rho(k * np.add.outer(u, h))
-        return k * terms[..., ::-1].sum(axis=-1)
-    j = np.arange(-big_m, big_m + 1, dtype=np.float64)
-    t = k * np.subtract.outer(u, j)
-    ell = -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t)))
-    w = np.exp(ell - ell[..., big_m : big_m + 1])
-    p = w / w.sum(axis=-1, keepdims=True)
-    mean_j = p @ j
-    tau = np.tanh(-t / 2.0)
-    mean_tau = (p * tau).sum(axis=-1)
-    return k * (p * (j - mean_j[..., None]) * (tau - mean_tau[..., None])).sum(axis=-1)
+    """r'(u) for |u| <= 1/2 in float64."""
+    return _evaluate(method, _offset_at(u), k, (False, True, False))[1]
 
 
 def _at_distance(method: str, d: np.ndarray, k: float) -> np.ndarray:
     """r(1/2 - d) for 0 <= d <= 1/2: the error at distance d from the half-integer, computed from d itself.
 
-    Forming 1/2 - d first would lose d below ~1e-17, and with it the whole error band once k > ~1e12; these
-    forms take d directly (window pair form with u = 1/2 - d; density log weights relative to n = 0; the stable
-    soft_round form), so they hold for every k up to _K_MAX.
+    Forming 1/2 - d first would lose d below ~1e-17, and with it the whole error band once k > ~1e12; the
+    kernels take the distance d as it is, so this holds for every k up to _K_MAX.
     """
     d = np.asarray(d, dtype=np.float64)
     if k < _K_TINY:
         return 0.5 - d
-    if method == "tanh":
-        return _sigmoid(-2.0 * k * d) * (np.expm1(-k * (1.0 - 2.0 * d)) / math.expm1(-k))
-    if k < _FOURIER_BELOW:
-        return _value(method, 0.5 - d, k)
-    big_m = math.ceil(46.0 / k) + 1
-    n = np.arange(1, big_m + 1, dtype=np.float64)
-    if method == "window":  # pair n: sigma(k(u - n + 1/2)) - sigma(-k(u + n - 1/2)) with u = 1/2 - d
-        terms = _sigmoid(-k * np.add.outer(d, n - 1.0)) - _sigmoid(k * np.subtract.outer(d, n))
-        return terms[..., ::-1].sum(axis=-1)
-    # weights rho(k(u - j)), j = -M..M, relative to j = 0: |t_j| - |t_0| is k|j| (j <= 0), k(j - 1 + 2d) (j >= 1)
-    j = np.arange(-big_m, big_m + 1, dtype=np.float64)
-    abs_t = np.abs(k * np.subtract.outer(-d, j - 0.5))
-    diff = np.where(j <= 0, k * np.abs(j), k * np.add.outer(2.0 * d, j - 1.0))
-    ell = -diff - 2.0 * np.log1p(np.exp(-abs_t)) + 2.0 * np.log1p(np.exp(-abs_t[..., big_m : big_m + 1]))
-    w = np.exp(ell)
-    return (w @ j) / w.sum(axis=-1)
+    off = rm.Offset(np.ones_like(d), 0.5 - d, d)
+    return _evaluate(method, off, k, (True, False, False))[0]
 
 
 # ======================================================================= the core (via="core")
@@ -513,98 +431,40 @@ class Terms(NamedTuple):
     fourier: int | None
 
 
-_TERMS_CAP = 10**6  # term counts beyond this are reported as None (no evaluation uses that form there)
+_TERMS_CAP = 10**5  # term counts beyond this are reported as None (no evaluation uses that form there)
 
 
-def _first_below(log_bound: Callable[[np.ndarray], np.ndarray], log_tol: float, start: int) -> int | None:
-    """Smallest integer M >= start with log_bound(M) <= log_tol (bound decreasing in M), searched in
-    chunks; None when it exceeds _TERMS_CAP."""
-    lo = start
-    size = 256
-    while lo <= _TERMS_CAP:
-        m = np.arange(lo, lo + size, dtype=np.float64)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            ok = np.nonzero(log_bound(m) <= log_tol)[0]
-        if ok.size:
-            return int(m[ok[0]])
-        lo += size
-        size *= 2
-    return None
+def terms_needed(method: str, k: float, tol: float, *, partials: bool = False) -> Terms:
+    """Number of terms for a truncation error <= ``tol``: direct sum against Fourier series.
 
-
-def _log_window_fourier_bound(k: float, m: np.ndarray) -> np.ndarray:
-    beta = 2.0 * _PI**2 / k
-    return (
-        math.log(4.0 * _PI / k)
-        - beta * (m + 1)
-        - math.log(-math.expm1(-beta))
-        - np.log(-np.expm1(-2.0 * beta * (m + 1)))
-    )
-
-
-def _log_density_direct_error(k: float, m: np.ndarray) -> np.ndarray:
-    # E2(k, M) = (M + 1/2) rho(k(M + 1/2)) / (2 sum_{j<=M} rho(k(j - 1/2)) + rho(k(M + 1/2))), in logs
-    def log_rho(t: np.ndarray) -> np.ndarray:
-        return -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t)))
-
-    top = int(m[-1])
-    j = np.arange(1, top + 1, dtype=np.float64)
-    lr = log_rho(k * (j - 0.5)) - log_rho(np.array([k * 0.5]))
-    cums = np.cumsum(np.exp(lr))[m.astype(int) - 1]
-    tail = log_rho(k * (m + 0.5)) - log_rho(np.array([k * 0.5]))
-    return np.log(m + 0.5) + tail - np.log(2.0 * cums + np.exp(tail))
-
-
-def _density_fourier_bound(k: float, m: np.ndarray) -> np.ndarray:
-    beta = 2.0 * _PI**2 / k
-    z0 = beta * (m + 1)
-    q = math.exp(-beta)
-    p = beta * np.exp(-beta * (m + 1)) * ((m + 1) - m * q) / (1.0 - q) ** 2
-    shrink = -np.expm1(-2.0 * z0)
-    dn = (4.0 * _PI / k) * p / np.tanh(z0) / shrink
-    dd = 4.0 * p / shrink
-    d_min = float(_slope("window", np.array([0.0]), k)[0])
-    return np.where(d_min > dd, (dn + dd / 2.0) / np.maximum(d_min - dd, 1e-300), np.inf)
-
-
-def terms_needed(method: str, k: float, tol: float, *, via: Via = "closed") -> Terms:
-    """Number of terms for a sup truncation error <= ``tol``: direct sum against Fourier series (SPEC 2-3).
-
-    Closed: window pairs ``max(1, ceil(ln(1/tol - 1)/k))``; density the smallest M with the exact tie error
-    E2(k, M) <= tol; Fourier harmonics from the tail bounds T1 (window) and T2 (density). ``via="core"``
-    asks the
-    core (``_rounding_math.direct_terms`` / ``fourier_terms``; its density direct count uses the certified
-    bound B2,
-    at most one more). The direct sum is cheaper from k ~ 4.3-4.65 on (SPEC 3.3). A count above 10**6 (the
-    direct sum at tiny k, the Fourier series at large k: forms no evaluation uses there) is reported as None.
+    The counts come from the guaranteed truncation bounds the library evaluates with (``docs/mathematics.md``):
+    window pairs ``sigma(-kM) <= tol``, i.e. ``max(1, ceil(ln(1/tol - 1)/k))``; density the certified bound
+    B2(k, M); Fourier tails T1 and T2. With ``partials=True`` the slope and ``k`` times the k-slope must be
+    within ``tol`` too, which is what the core asks of itself (it also halves ``tol`` for direct sums, whose
+    centre changes). The direct sum is cheaper from k ~ 4.3-4.65 on. A count above 10**5 (the direct sum at
+    tiny k, the Fourier series at large k: forms no evaluation uses there) is reported as None.
 
     >>> terms_needed("window", 2.0, 1e-16), terms_needed("density", 10.0, 1e-7)
     (Terms(direct=19, fourier=3), Terms(direct=2, fourier=11))
+    >>> terms_needed("window", 2.0, 1e-16, partials=True)
+    Terms(direct=21, fourier=4)
     >>> terms_needed("tanh", 10.0, 1e-7)
     Terms(direct=None, fourier=None)
     """
-    method, via = _check_method(method), _check_via(via)
-    k = _check_k(k, via)
+    method = _check_method(method)
+    k = _check_k(k)
     tol = _check_number("tol", tol, 0.0, 0.5)
+    if not isinstance(partials, bool):
+        msg = f"`partials` must be True or False; got {partials!r}."
+        raise TypeError(msg)
     if method == "tanh":
         return Terms(None, None)
-    if via == "core":
-        from smoothround import _rounding_math
-
-        try:
-            fourier: int | None = int(_rounding_math.fourier_terms(method, k, tol))
-        except ArithmeticError:  # the core caps its harmonics; it never uses Fourier at such k
-            fourier = None
-        return Terms(int(_rounding_math.direct_terms(method, k, tol)), fourier)
-    log_tol = math.log(tol)
-    if method == "window":
-        pairs = math.log(1.0 / tol - 1.0) / k
-        direct = max(1, math.ceil(pairs)) if pairs <= _TERMS_CAP else None
-        fourier = _first_below(lambda m: _log_window_fourier_bound(k, m), log_tol, 0)
-    else:
-        direct = _first_below(lambda m: _log_density_direct_error(k, m), log_tol, 1)
-        fourier = _first_below(lambda m: np.log(_density_fourier_bound(k, m)), log_tol, 0)
-    return Terms(direct, None if fourier is None or fourier > _TERMS_CAP else fourier)
+    direct = rm.direct_terms(method, k, tol, partials=partials)
+    try:
+        fourier: int | None = rm.fourier_terms(method, k, tol, partials=partials)
+    except ArithmeticError:  # beyond 200 harmonics: the Fourier form is never used at such k
+        fourier = None
+    return Terms(direct if direct <= _TERMS_CAP else None, fourier)
 
 
 # ======================================================================= identity

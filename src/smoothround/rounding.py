@@ -38,82 +38,85 @@ from smoothround._validation import (
 
 Array = Any
 
-_MAX_LOG = {"float64": math.log(np.finfo(np.float64).max), "float32": math.log(np.finfo(np.float32).max)}
-
-
 def _need(wrt: tuple[str, ...], value: bool = False) -> tuple[bool, bool, bool]:
     return (value, "x" in wrt or "offset" in wrt or "step" in wrt, "k" in wrt)
 
 
 @dataclass(frozen=True)
-class _Sharpness:
-    """What an op needs to know about ``k``: a Python number (``value``) or an array parameter (``None``)."""
+class _Smooth:
+    """Everything static about one method at one ``k``: the plan and the form of ``k`` the kernels get.
 
-    value: float | None
+    ``k_value`` is the Python-number ``k`` (capped at a sixteenth of the compute dtype's largest number: beyond
+    it every representable offset is saturated, so the function is unchanged except for floor and ceil of
+    ``|x|`` below ``1e3 / cap``), or None when ``k`` is an array passed at call time.
+    """
+
     method: str
+    k_value: float | None
     plan: rm.Plan | None
+    sharp: rm.Sharpness
     eps: float
-    max_log: float
+    partial_max: float  # largest finite partial derivative in the output dtype
 
-    def offset(self, xp: Any, u: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+    def offset(self, xp: Any, off: rm.Offset, k: Any, need: tuple[bool, bool, bool]) -> tuple:
         """t(u), dt/du, dt/dk of the unclamped smooth round around a centre."""
         if self.method == "tanh":
-            return rm.tanh_offset(xp, u, k, eps=self.eps, need=need)
+            return rm.tanh_closed(xp, off, k, self.sharp, need)
         plan = self.plan
         assert plan is not None
-        fourier = rm.window_fourier if self.method == "window" else rm.density_fourier
         if plan.form == "fourier":
-            return fourier(xp, u, k, plan.fourier, need=need)
+            return self._fourier(xp, off, k, plan.fourier, need)
         if plan.form == "direct":
-            return self._direct(xp, u, k, plan.direct, need, scalar_k=True)
+            return self._direct(xp, off, k, plan.direct, need)
         # array k: both forms, each at the worst-case term count of its range, chosen per element
-        k_small = rm.clip(k, hi=rm.K_SWITCH)
-        k_large = rm.clip(k, lo=rm.K_SWITCH)
-        small = fourier(xp, u, k_small, plan.fourier, need=need)
-        large = self._direct(xp, u, k_large, plan.direct, need, scalar_k=False)
+        small = self._fourier(xp, off, rm.clip(k, hi=rm.K_SWITCH), plan.fourier, need)
+        large = self._direct(xp, off, rm.clip(k, lo=rm.K_SWITCH), plan.direct, need)
         use_large = k >= rm.K_SWITCH
         return tuple(
             None if a is None else xp.where(use_large, b, a) for a, b in zip(small, large, strict=True)
         )
 
-    def _direct(self, xp: Any, u: Array, k: Any, terms: int, need: tuple, *, scalar_k: bool) -> tuple:
-        if self.method == "window":
-            return rm.window_direct(xp, u, k, terms, scalar_k=scalar_k, max_log=self.max_log, need=need)
-        return rm.density_direct(xp, u, k, terms, need=need, scalar_k=scalar_k, max_log=self.max_log)
+    def _fourier(self, xp: Any, off: rm.Offset, k: Any, terms: int, need: tuple) -> tuple:
+        fourier = rm.window_fourier if self.method == "window" else rm.density_fourier
+        return fourier(xp, off, k, terms, need)
+
+    def _direct(self, xp: Any, off: rm.Offset, k: Any, terms: int, need: tuple) -> tuple:
+        direct = rm.window_direct if self.method == "window" else rm.density_direct
+        return direct(xp, off, k, self.sharp, terms, need)
+
+    def bounded(self, xp: Any, partial: Array) -> Array:
+        """A partial derivative clipped to the output dtype's finite range (k/4 overflows float16 for large k)."""
+        return rm.clip(partial, -self.partial_max, self.partial_max)
 
 
-def _sharpness(method: str, k: Any, tol: float | None, compute_dtype: Any, out_dtype: Any) -> _Sharpness:
-    name = str(compute_dtype).rsplit(".", 1)[-1]
+_FINFO_MAX = {"float64": float(np.finfo(np.float64).max), "float32": float(np.finfo(np.float32).max),
+              "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def _smooth(method: str, k: Any, tol: float | None, compute_dtype: Any, out_dtype: Any) -> _Smooth:
+    name = _dtype_name(compute_dtype)
     eps = eps_of(compute_dtype)
+    partial_max = _FINFO_MAX.get(_dtype_name(out_dtype), _FINFO_MAX[name])
     tol_value = eps_of(out_dtype) if tol is None else tol
-    if method == "tanh":
-        return _Sharpness(None if not is_python_number(k) else float(k), method, None, eps, _MAX_LOG[name])
     k_value = float(k) if is_python_number(k) else None
-    plan = None if k_value is not None and math.isinf(k_value) else rm.plan_for(method, k_value, tol_value)
-    if plan is not None and builtins.max(plan.fourier, plan.direct) > rm.MAX_TERMS:
+    if k_value is not None and not math.isinf(k_value):
+        k_value = builtins.min(k_value, rm.FLOAT_MAX[name] / 16.0)
+    sharp = rm.Sharpness.of(k_value, name)
+    if method == "tanh" or (k_value is not None and math.isinf(k_value)):
+        return _Smooth(method, k_value, None, sharp, eps, partial_max)
+    plan = rm.plan_for(method, k_value, tol_value)
+    if builtins.max(plan.fourier, plan.direct) > rm.MAX_TERMS:
         msg = f"`k`={k_value} needs {builtins.max(plan.fourier, plan.direct)} terms for tol={tol_value}; raise k or tol."
         raise ValueError(msg)
-    return _Sharpness(k_value, method, plan, eps, _MAX_LOG[name])
+    return _Smooth(method, k_value, plan, sharp, eps, partial_max)
 
 
 def _hard_round(xp: Any, x: Array, kind: str) -> Array:
     return {"round": xp.round, "floor": xp.floor, "ceil": xp.ceil}[kind](x)
-
-
-def _reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Array]:
-    """Centre c and offset u with x = c + u exactly; the smooth function is c + t(u) (SPEC 6.1 step 3, 7).
-
-    Beyond 1/eps (2^52 in float64, 2^23 in float32) every float is an integer and u = 0; clipping both x and c
-    there gives u = 0 for +-inf too (never inf - inf) without a mask. NaN stays NaN.
-    """
-    c = _hard_round(xp, x, kind)
-    big = 1.0 / eps
-    u = rm.clip(x, -big, big) - rm.clip(c, -big, big)
-    if kind == "floor":
-        u = u - 0.5
-    elif kind == "ceil":
-        u = u + 0.5
-    return c, u
 
 
 def _finite_mask(xp: Any, x: Array) -> Array:
@@ -132,14 +135,14 @@ def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
 @dataclass(frozen=True)
 class _RoundOp:
     kind: str
-    sharp: _Sharpness
+    smooth: _Smooth
     straight_through: bool
     param_names: tuple[str, ...]
 
     def _k(self, xp: Any, params: dict) -> tuple[Any, Any]:
         if "k" in params:
             return _split_k(xp, params["k"])
-        return self.sharp.value, None
+        return self.smooth.k_value, None
 
     def hard(self, xp: Any, x: Array, params: dict) -> Array:
         out = _hard_round(xp, x, self.kind)
@@ -151,8 +154,8 @@ class _RoundOp:
         k, k_inf = self._k(xp, params)
         if k_inf is None and math.isinf(k):
             return self.hard(xp, x, params)
-        c, u = _reduce(xp, x, self.kind, self.sharp.eps)
-        t, _, _ = self.sharp.offset(xp, u, k, (True, False, False))
+        c, off = rm.reduce(xp, x, self.kind, self.smooth.eps)
+        t, _, _ = self.smooth.offset(xp, off, k, (True, False, False))
         out = c + t
         return out if k_inf is None else xp.where(k_inf, _hard_round(xp, x, self.kind), out)
 
@@ -160,15 +163,15 @@ class _RoundOp:
         k, k_inf = self._k(xp, params)
         if k_inf is None and math.isinf(k):
             return {name: 0.0 * x for name in wrt}
-        _, u = _reduce(xp, x, self.kind, self.sharp.eps)
-        _, du, dk = self.sharp.offset(xp, u, k, _need(wrt))
+        _, off = rm.reduce(xp, x, self.kind, self.smooth.eps)
+        _, du, dk = self.smooth.offset(xp, off, k, _need(wrt))
         result = {}
         finite_x = _finite_mask(xp, x)  # gradient 0 at +-inf
         if "x" in wrt:
-            du = du * finite_x
+            du = self.smooth.bounded(xp, du * finite_x)
             result["x"] = du if k_inf is None else xp.where(k_inf, 0.0, du)
         if "k" in wrt:
-            result["k"] = xp.where(k_inf, 0.0, dk * finite_x)
+            result["k"] = xp.where(k_inf, 0.0, self.smooth.bounded(xp, dk * finite_x))
         return result
 
 
@@ -192,8 +195,8 @@ def _build_rounding(
     straight_through = check_bool("straight_through", straight_through)
     prepared = prepare(x)
     _, params = _prepare_k(prepared, k)
-    sharp = _sharpness(method, k, tol, prepared.array.dtype, prepared.out_dtype)
-    return _RoundOp(kind, sharp, straight_through, tuple(params)), prepared, params
+    smooth = _smooth(method, k, tol, prepared.array.dtype, prepared.out_dtype)
+    return _RoundOp(kind, smooth, straight_through, tuple(params)), prepared, params
 
 
 def round(
@@ -265,14 +268,17 @@ def ceil(
 
 # ================================================================================ quantize
 
+SATURATIONS = ("clamp", "smooth")
+
 
 @dataclass(frozen=True)
 class _QuantizeOp:
-    sharp: _Sharpness
+    smooth: _Smooth
     step: float | None
     offset: float | None
     qmin: int | None
     qmax: int | None
+    saturation: str
     clamp_terms: int
     straight_through: bool
     param_names: tuple[str, ...]
@@ -283,7 +289,7 @@ class _QuantizeOp:
         if "k" in params:
             k, k_inf = _split_k(xp, params["k"])
         else:
-            k, k_inf = self.sharp.value, None
+            k, k_inf = self.smooth.k_value, None
         return k, k_inf, step, offset
 
     @property
@@ -308,31 +314,32 @@ class _QuantizeOp:
 
     def _code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
         """Q(y), dQ/dy, dQ/dk in the code domain."""
-        if not self.clamped:
-            c, u = _reduce(xp, y, "round", self.sharp.eps)
-            t, du, dk = self.sharp.offset(xp, u, k, need)
-            if du is not None:
-                du = du * _finite_mask(xp, y)
-            if dk is not None:
-                dk = dk * _finite_mask(xp, y)
-            return (c + t if need[0] else None), du, dk
-        terms = self.clamp_terms
-        y_clipped = self._clip(xp, y, terms + 1.0)  # no inf - inf; changes Q by less than the truncation bound
-        q, du, dk = self._clamped_code(xp, y_clipped, k, need)
-        # beyond the clip point Q is constant: its derivatives are 0 there (and at +-inf)
-        inside = y_clipped == y
-        return (
-            q,
-            None if du is None else xp.where(inside, du, 0.0),
-            None if dk is None else xp.where(inside, dk, 0.0),
-        )
+        if self.clamped and self.saturation == "smooth":
+            return self._staircase(xp, y, k, need)
+        # unclamped, or saturation="clamp": Q(y) = r(clamp(y)); its y-derivative follows the clamp
+        inside = None
+        if self.clamped:
+            clipped = self._clip(xp, y)
+            lo = -math.inf if self.qmin is None else self.qmin
+            hi = math.inf if self.qmax is None else self.qmax
+            inside = (y >= lo) & (y <= hi)  # torch.clamp's convention: the gradient passes at the bounds
+            y = clipped
+        c, off = rm.reduce(xp, y, "round", self.smooth.eps)
+        t, du, dk = self.smooth.offset(xp, off, k, need)
+        if du is not None:
+            du = du * _finite_mask(xp, y)
+            if inside is not None:
+                du = xp.where(inside, du, 0.0)
+        if dk is not None:
+            dk = dk * _finite_mask(xp, y)
+        return (c + t if need[0] else None), du, dk
 
-    def _clamped_code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
-        terms = self.clamp_terms
-        method = self.sharp.method
+    def _staircase(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+        """saturation="smooth": the convolved staircase sum_n clamp(n, qmin, qmax) W_n(y)."""
+        method = self.smooth.method
         if method == "tanh":
-            c, u = _reduce(xp, y, "round", self.sharp.eps)
-            t, du, dk = rm.tanh_offset(xp, u, k, eps=self.sharp.eps, need=(True, need[1], need[2]))
+            c, off = rm.reduce(xp, y, "round", self.smooth.eps)
+            t, du, dk = rm.tanh_closed(xp, off, k, self.smooth.sharp, (True, need[1], need[2]))
             raw = c + t
             inside = (raw > (-math.inf if self.qmin is None else self.qmin)) & (
                 raw < (math.inf if self.qmax is None else self.qmax)
@@ -343,17 +350,32 @@ class _QuantizeOp:
                 None if dk is None else xp.where(inside, dk, 0.0),
             )
         if method == "window":
-            return self._window_clamped(xp, y, k, terms, need)
-        c = xp.round(y)
-        u = y - c
-        centre = self._clip(xp, c)
-        values = [self._clip(xp, c + j) - centre for j in range(-terms, terms + 1)]
-        t, du, dk = rm.density_direct(xp, u, k, terms, need=need, values=values)
-        return (centre + t if need[0] else None), du, dk
+            # every sigmoid is saturated (exactly 0 or 1, derivatives 0) long before |y| = sqrt(floatmax) / 2;
+            # the clip only keeps inf - inf and inf * 0 out
+            reach = 0.5 * math.sqrt(float(xp.finfo(y.dtype).max))
+            y_clipped = rm.clip(y, -reach, reach)
+            q, du, dk = self._window_staircase(xp, y_clipped, k, self.clamp_terms, need)
+        else:
+            # beyond M + 1 levels past an end, Q differs from that end by less than the truncation bound
+            y_clipped = self._clip(xp, y, self.clamp_terms + 1.0)
+            c = xp.round(y_clipped)
+            off_u = y_clipped - c
+            s = xp.abs(off_u)
+            off = rm.Offset(xp.sign(off_u), s, 0.5 - s)
+            centre = self._clip(xp, c)
+            values = [self._clip(xp, c + j) - centre for j in range(-self.clamp_terms, self.clamp_terms + 1)]
+            t, du, dk = rm.density_direct(xp, off, k, self.smooth.sharp, self.clamp_terms, need, values=values)
+            q = centre + t if need[0] else None
+        inside = y_clipped == y
+        return (
+            q,
+            None if du is None else xp.where(inside, du, 0.0),
+            None if dk is None else xp.where(inside, dk, 0.0),
+        )
 
-    def _window_clamped(self, xp: Any, y: Array, k: Any, terms: int, need: tuple) -> tuple:
-        """Q1(y) = qmin + sum_{qmin < n <= qmax} sigmoid(k(y - n + 1/2)), windowed around the clamped centre
-        in offset form (SPEC 7): centre + sum over the window of [sigmoid(.) - 1{n <= centre}]."""
+    def _window_staircase(self, xp: Any, y: Array, k: Any, terms: int, need: tuple) -> tuple:
+        """Q1(y) = qmin + sum_{qmin < n <= qmax} sigmoid(k(y - n + 1/2)), windowed around the clamped centre in
+        offset form: centre + sum over the window of [sigmoid(.) - 1{n <= centre}]."""
         need_t, need_u, need_k = need
         centre = self._clip(xp, xp.round(y))
         u = y - centre
@@ -370,8 +392,8 @@ class _QuantizeOp:
                 term = up * rm._sigmoid(xp, a) - down * rm._sigmoid(xp, b)
                 t = term if t is None else t + term
             if need_u or need_k:
-                ra = up * rm._rho(xp, a)
-                rb = down * rm._rho(xp, b)
+                ra = up * rm._rho_of(xp, a)
+                rb = down * rm._rho_of(xp, b)
                 if need_u:
                     du = k * (ra + rb) if du is None else du + k * (ra + rb)
                 if need_k:
@@ -395,31 +417,36 @@ class _QuantizeOp:
         y = (x - offset) / step
         q, dq, dk = self._code(xp, y, k, (("step" in wrt), *_need(wrt)[1:]))
         result = {}
-        if dq is not None and k_inf is not None:
-            dq = xp.where(k_inf, 0.0, dq)
+        if dq is not None:
+            dq = self.smooth.bounded(xp, dq)
+            if k_inf is not None:
+                dq = xp.where(k_inf, 0.0, dq)
         if "x" in wrt:
             result["x"] = dq
         if "offset" in wrt:
             result["offset"] = 1.0 - dq
         if "step" in wrt:
             q = xp.where(xp.isinf(y), 0.0, q)  # Q(y) - y Q'(y) has no limit at infinite y; its gradient is 0
-            result["step"] = q - xp.where(xp.isinf(y), 0.0, y) * dq
+            result["step"] = self.smooth.bounded(xp, q - xp.where(xp.isinf(y), 0.0, y) * dq)
             if k_inf is not None:
                 result["step"] = xp.where(k_inf, q, result["step"])
         if "k" in wrt:
-            result["k"] = xp.where(k_inf, 0.0, step * dk)
+            result["k"] = xp.where(k_inf, 0.0, self.smooth.bounded(xp, step * dk))
         return result
 
 
-def _clamp_terms(method: str, k_value: float | None, k_array: Any, tol: float, qmin: Any, qmax: Any) -> int:
-    """Number of terms of a clamped quantizer: the direct-sum bound of the smallest k, and for the window
-    method never more than the number of levels (then the finite sum is exact, SPEC 7)."""
+def _staircase_terms(method: str, k_value: float | None, k_array: Any, tol: float, qmin: Any, qmax: Any) -> int:
+    """Number of terms of the convolved staircase (saturation="smooth"): the direct-sum bounds of the smallest
+    k, and for the window method never more than the number of levels (then the finite sum is exact)."""
     levels = None if qmin is None or qmax is None else qmax - qmin
     if k_value is None:
         if is_traced(k_array):
             if method == "window" and levels is not None:
                 return builtins.max(levels, 1)
-            msg = "a traced array `k` with qmin/qmax needs method='window' and both bounds, or a Python-number k."
+            msg = (
+                "a traced array `k` with saturation='smooth' needs method='window' and both qmin and qmax, "
+                "or a Python-number k."
+            )
             raise ValueError(msg)
         k_min = float(np.min(np.asarray(k_array.detach().cpu() if hasattr(k_array, "detach") else k_array)))
     else:
@@ -427,8 +454,14 @@ def _clamp_terms(method: str, k_value: float | None, k_array: Any, tol: float, q
     if method == "tanh" or math.isinf(k_min):
         return 1
     if method == "window":
-        # error <= e^{-kM} / (1 - e^{-k}) <= tol / 2
-        terms = builtins.max(1, math.ceil((math.log(2.0 / tol) - math.log(-math.expm1(-k_min))) / k_min))
+        # the window's levels beyond M contribute at most sum_{i >= M} (i + 1) e^{-ki} (value; times k for the
+        # slope and k * k-slope): M with max(1, k) (M + 1) e^{-kM} / (1 - e^{-k})^2 <= tol / 2
+        q = math.exp(-k_min)
+        terms = builtins.max(1, math.ceil(math.log(2.0 / tol) / k_min))
+        while builtins.max(1.0, k_min) * (terms + 1) * math.exp(-k_min * terms) / (1.0 - q) ** 2 > tol / 2.0:
+            terms += 1
+            if terms > rm.MAX_TERMS:
+                break
         if levels is not None:
             terms = builtins.min(terms, builtins.max(levels, 1))
     else:
@@ -448,25 +481,34 @@ def quantize(
     offset: Any = 0.0,
     qmin: int | None = None,
     qmax: int | None = None,
+    saturation: str = "clamp",
     method: str = "window",
     tol: float | None = None,
     straight_through: bool = False,
 ) -> Array:
     """Smooth quantization onto the grid ``offset + step * n``, ``n`` clamped to ``[qmin, qmax]`` when given.
 
-    With ``y = (x - offset) / step`` the result is ``offset + step * Q(y)``, where ``Q`` is the smooth round of
-    :func:`round` without bounds, and with bounds (SPEC 7):
+    With ``y = (x - offset) / step`` the result is ``offset + step * Q(y)``. Without bounds ``Q`` is the smooth
+    round of :func:`round`. With bounds, ``saturation`` chooses how the ends are reached:
 
-    * ``"window"``: ``Q(y) = qmin + sum_{n = qmin+1..qmax} sigmoid(k(y - n + 1/2))``, a finite sum that saturates
-      smoothly at ``qmin`` and ``qmax`` (with an end bias of about ``sigmoid(-k/2)`` at the end levels);
-    * ``"density"``: ``Q(y) = sum_n clamp(n, qmin, qmax) p_n(y)``, which reaches ``qmin`` and ``qmax`` exactly;
-    * ``"tanh"``: soft_round, then the hard clamp (soft_round has no saturating form).
+    * ``"clamp"`` (default): ``Q(y) = r_k(clamp(y, qmin, qmax))``. It tends to ``clamp(y)`` (the identity inside
+      the range) as ``k -> 0`` and to hard quantization as ``k -> inf``, so annealing ``k`` from small values
+      does not shrink the weights. Outside the range the gradient in ``x`` is 0, as the clamp's is (LSQ and
+      ``torch.ao`` fake quantization), and the gradient in ``step`` is ``qmin`` or ``qmax``, so a learned step
+      keeps learning. At ``y = qmin`` and ``qmax`` the gradient passes, as in ``torch.clamp``.
+    * ``"smooth"``: the convolved staircase ``Q(y) = sum_n clamp(n, qmin, qmax) W_n(y)``, which saturates
+      smoothly: for ``"window"`` ``qmin + sum_{n = qmin+1..qmax} sigmoid(k(y - n + 1/2))`` (end bias about
+      ``sigmoid(-k/2)`` at the end levels); for ``"density"`` ``sum_n clamp(n, qmin, qmax) p_n(y)``, which
+      reaches ``qmin`` and ``qmax`` exactly; for ``"tanh"`` soft_round followed by the hard clamp. At small
+      ``k`` it pulls every level towards the middle of the range.
 
     ``k`` is the steepness in code units (``k / step`` in ``x`` units). ``step`` and ``offset`` may be arrays
     (then differentiable, as in learned-step quantization); ``k`` too. Other keywords as in :func:`round`.
 
     >>> import smoothround
     >>> smoothround.quantize([0.26, 0.74, 5.0], 30.0, step=0.5, qmin=0, qmax=3)
+    array([0.32282815, 0.67717185, 1.5       ])
+    >>> smoothround.quantize([0.26, 0.74, 5.0], 30.0, step=0.5, qmin=0, qmax=3, saturation="smooth")
     array([0.32282815, 0.67717185, 1.5       ])
     """
     return apply(
@@ -477,6 +519,7 @@ def quantize(
             offset=offset,
             qmin=qmin,
             qmax=qmax,
+            saturation=saturation,
             method=method,
             tol=tol,
             straight_through=straight_through,
@@ -492,11 +535,13 @@ def _build_quantize(
     offset: Any = 0.0,
     qmin: int | None = None,
     qmax: int | None = None,
+    saturation: str = "clamp",
     method: str = "window",
     tol: float | None = None,
     straight_through: bool = False,
 ) -> tuple[_QuantizeOp, Prepared, dict]:
     check_choice("method", method, rm.METHODS)
+    check_choice("saturation", saturation, SATURATIONS)
     tol = check_tolerance("tol", tol)
     straight_through = check_bool("straight_through", straight_through)
     qmin = check_optional_int("qmin", qmin)
@@ -520,13 +565,14 @@ def _build_quantize(
                 check_positive("step", value, allow_inf=False)
             params[name] = param_array(prepared, name, value)
             statics[name] = None
-    sharp = _sharpness(method, k, tol, prepared.array.dtype, prepared.out_dtype)
+    smooth = _smooth(method, k, tol, prepared.array.dtype, prepared.out_dtype)
     tol_value = eps_of(prepared.out_dtype) if tol is None else tol
     terms = 0
-    if qmin is not None or qmax is not None:
-        terms = _clamp_terms(method, k_value, params.get("k"), tol_value, qmin, qmax)
+    if saturation == "smooth" and (qmin is not None or qmax is not None):
+        k_eff = None if k_value is None else smooth.k_value
+        terms = _staircase_terms(method, k_eff, params.get("k"), tol_value, qmin, qmax)
     op = _QuantizeOp(
-        sharp, statics["step"], statics["offset"], qmin, qmax, terms, straight_through, tuple(params)
+        smooth, statics["step"], statics["offset"], qmin, qmax, saturation, terms, straight_through, tuple(params)
     )
     return op, prepared, params
 
@@ -540,9 +586,9 @@ class EvaluationPlan:
 
     ``form``: ``"fourier"`` (``terms`` harmonics; 0 = the identity), ``"direct"`` (``terms`` nearest-integer
     pairs; for ``"density"`` ``2 terms + 1`` weights), ``"closed"`` (the tanh method, no series) or ``"hard"``
-    (``k = inf``). ``truncation_bound`` is a guaranteed bound on ``sup |truncated - exact|`` (SPEC 2-3); direct
-    sums jump by at most twice that where their centre changes, and it is at most ``tol`` (``tol / 2`` for
-    direct sums).
+    (``k = inf``). The bounds are guaranteed: ``truncation_bound`` on ``sup |truncated - exact|`` of the value,
+    ``slope_bound`` on that of ``d/dx`` and ``k_slope_bound`` on that of ``k * d/dk``. Each is at most ``tol``
+    (``tol / 2`` for direct sums, which jump by at most twice their value bound where their centre changes).
     """
 
     method: str
@@ -551,17 +597,20 @@ class EvaluationPlan:
     form: str
     terms: int
     truncation_bound: float
+    slope_bound: float = 0.0
+    k_slope_bound: float = 0.0
 
 
 def evaluation_plan(method: str, k: float, *, dtype: str = "float64", tol: float | None = None) -> EvaluationPlan:
-    """The evaluation plan and guaranteed truncation error of :func:`round` for a Python-number ``k``.
+    """The evaluation plan and guaranteed truncation errors of :func:`round` for a Python-number ``k``.
 
     ``dtype`` names the input's dtype ("float64", "float32", "float16", "bfloat16"): its eps is the default
     ``tol``. :func:`floor`, :func:`ceil` and unbounded :func:`quantize` use the same plan.
 
     >>> import smoothround
-    >>> smoothround.evaluation_plan("window", 10.0, dtype="float32")
-    EvaluationPlan(method='window', k=10.0, tol=1.1920928955078125e-07, form='direct', terms=2, truncation_bound=2.0611536181902033e-09)
+    >>> plan = smoothround.evaluation_plan("window", 10.0, dtype="float32")
+    >>> plan.form, plan.terms, plan.truncation_bound <= plan.tol / 2, plan.slope_bound <= plan.tol / 2
+    ('direct', 3, True, True)
     >>> smoothround.evaluation_plan("density", 2.0).form, smoothround.evaluation_plan("window", 0.4).terms
     ('fourier', 0)
     """
@@ -578,12 +627,10 @@ def evaluation_plan(method: str, k: float, *, dtype: str = "float64", tol: float
         return EvaluationPlan(method, k_value, tol_value, "closed", 0, 0.0)
     plan = rm.plan_for(method, k_value, tol_value)
     if plan.form == "fourier":
-        return EvaluationPlan(
-            method, k_value, tol_value, "fourier", plan.fourier, rm.fourier_error(method, k_value, plan.fourier)
-        )
-    return EvaluationPlan(
-        method, k_value, tol_value, "direct", plan.direct, rm.direct_error(method, k_value, plan.direct)
-    )
+        bounds = rm.fourier_bounds(method, k_value, plan.fourier)
+        return EvaluationPlan(method, k_value, tol_value, "fourier", plan.fourier, *bounds)
+    bounds = rm.direct_bounds(method, k_value, plan.direct)
+    return EvaluationPlan(method, k_value, tol_value, "direct", plan.direct, *bounds)
 
 
 # ================================================================================ derivatives for NumPy
