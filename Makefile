@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup report test lint bench oracle clean
+.PHONY: setup browser report test lint bench oracle clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,21 +11,35 @@ $(STAMP): pyproject.toml
 	# torch is pinned: 2.13.0 is the CPU build this machine installs from a local file
 	$(PY) -m pip install --quiet "torch==2.13.0" jax jaxlib
 	$(PY) -m pip install --quiet -e ".[dev]"
-	# headless Chromium renders the report page in the tests (Debian's package; CI runs as root)
-	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# One test renders the report page in headless Chromium (Debian's package). Installed here only where that is
+# possible without asking: as root with apt-get (as in CI). Elsewhere the test is skipped and says why.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "note: Chromium is not installed and this is not root: the browser test will be skipped" \
+		     "(install Debian's chromium, e.g. 'sudo make browser', to run it)."; \
+	fi
 
 report: $(STAMP)
 	$(VENV)/bin/smoothround report --out report
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks conformance
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
-	$(PY) -m pytest -q src tests
+# SMOOTHROUND_REQUIRE_BROWSER=1 (set by CI) turns a missing Chromium into a failure instead of a skip
+test: $(STAMP) lint browser
+	@if command -v chromium >/dev/null || [ -n "$$SMOOTHROUND_REQUIRE_BROWSER" ]; then \
+		$(PY) -m pytest -q src tests; \
+	else \
+		SMOOTHROUND_SKIP_BROWSER=1 $(PY) -m pytest -q src tests; \
+	fi
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_round.py
