@@ -1,4 +1,4 @@
-"""Shared fixtures: the 50-digit reference values of ../shared/reference (copied to tests/data)."""
+"""Shared fixtures: the 40-digit reference values of tests/data/reference_values.csv (docs/mathematics.md §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""smoothround.analysis against SPEC's tables (T2b, T4a, T4b, T6) and against dense evaluation of the core."""
+"""smoothround.analysis against the tables of docs/mathematics.md (T2b, T4a, T4b, T6) and against dense evaluation of the core."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from smoothround import analysis
 
-# SPEC Table T4a: method, k, L1, r(0.25), r(0.4), r(0.49), width(err > 1e-2), r'(1/2), r'(0)
+# Table T4a (docs/mathematics.md): method, k, L1, r(0.25), r(0.4), r(0.49), width(err > 1e-2), r'(1/2), r'(0)
 T4A = """
 1 1 0.25 0.25 0.4 0.49 0.98 1.0 1.0
 2 1 0.25 0.25 0.4 0.49 0.98 1.0 1.0
@@ -36,7 +36,7 @@ T4A_ROWS = [line.split() for line in T4A.strip().splitlines()]
 
 
 def close(actual: float, expected: float, digits: int) -> bool:
-    """True when ``actual`` printed to ``digits`` significant digits could be SPEC's ``expected``."""
+    """True when ``actual`` printed to ``digits`` significant digits could be the table's ``expected``."""
     if expected < 1e-300:  # below float64's range: the computed value must have underflowed to ~0
         return actual < 1e-300
     return abs(actual - expected) <= 0.5 * 10 ** (math.floor(math.log10(abs(expected))) - digits + 1) * 1.0001
@@ -63,7 +63,7 @@ def test_t4a_closed_forms(row: list[str]) -> None:
         assert close(value, float(text), sig(text)), (method, k, value, text)
 
 
-# SPEC Table T4b: target -> (window k, density k)
+# Table T4b (docs/mathematics.md): target -> (window k, density k)
 T4B = [
     ({"l1_error": 0.1}, 13.823, 7.3607),
     ({"l1_error": 0.03}, 46.21, 23.106),
@@ -114,7 +114,7 @@ def test_k_for_core_agrees_with_closed() -> None:
     )
 
 
-# SPEC Table T6: tol -> (window k_id, density k_id)
+# Table T6 (docs/mathematics.md): tol -> (window k_id, density k_id)
 @pytest.mark.parametrize(
     ("tol", "k_window", "k_density"),
     [(analysis.FLOAT32_EPS, 1.032, 0.8831), (analysis.FLOAT64_EPS, 0.4938, 0.4504)],
@@ -127,14 +127,14 @@ def test_t6_identity_thresholds(tol: float, k_window: float, k_density: float) -
 
 
 def test_tanh_is_never_practically_the_identity() -> None:
-    # soft_round's error is ~ k^2 / (36 sqrt 3): the identity only for tiny k (SPEC 8)
+    # soft_round's error is ~ k^2 / (36 sqrt 3): the identity only for tiny k (§8)
     assert analysis.identity_threshold("tanh", analysis.FLOAT32_EPS) == pytest.approx(
         math.sqrt(36 * math.sqrt(3) * analysis.FLOAT32_EPS), rel=1e-3
     )
     assert not analysis.is_identity("tanh", 0.1, analysis.FLOAT32_EPS)
 
 
-# SPEC Table T2b: k -> (m1 pairs, m2 exact, m2 via B2, m1 Fourier, m2 Fourier) at 1e-7 and 1e-16
+# Table T2b (docs/mathematics.md): k -> (m1 pairs, m2 exact, m2 via B2, m1 Fourier, m2 Fourier) at 1e-7 and 1e-16
 T2B = {
     0.5: ((33, 38, 43, 0, 0), (74, 81, 86, 1, 1)),
     1: ((17, 19, 20, 0, 1), (37, 41, 42, 1, 2)),
@@ -168,7 +168,7 @@ def test_terms_large_k_and_tanh() -> None:
     assert analysis.terms_needed("window", 50.0, 1e-16).direct == 1
     assert analysis.terms_needed("density", 1000.0, 1e-7).direct == 1
     assert analysis.terms_needed("tanh", 5.0, 1e-7) == (None, None)
-    # the crossover of SPEC 3.3: direct is no longer than Fourier from k ~ 4.65 (window) on
+    # the crossover of docs/mathematics.md §3.4: direct is no longer than Fourier from k ~ 4.65 (window) on
     for k in (4.7, 6.0, 10.0):
         t = analysis.terms_needed("window", k, 1e-16)
         assert t.direct is not None
@@ -334,7 +334,7 @@ def test_tiny_k_gives_the_identity_limits(method: str, k: float) -> None:
     assert analysis.is_identity(method, k)
 
 
-# leading-order forms (SPEC 4), exact to O(e^(-k/2)): L1 * k, RMS^2 * k, band width * k / ln(1/eps - 1),
+# leading-order forms (docs/mathematics.md §9), exact to O(e^(-k/2)): L1 * k, RMS^2 * k, band width * k / ln(1/eps - 1),
 # band error at delta = 3/k
 HUGE_K = {
     "window": (2 * math.log(2), 2 * (math.log(2) - 0.5), 2.0, 1 / (1 + math.exp(3))),

@@ -1,4 +1,4 @@
-"""The `smoothround` command: the report folder, its tables against SPEC, bad arguments, the page in Chromium.
+"""The `smoothround` command: the report folder, its tables against docs/mathematics.md, bad arguments, the page in Chromium.
 
 The browser test needs Debian's `chromium` at /usr/bin/chromium (or SMOOTHROUND_CHROMIUM). `make test` installs
 it where it can (as root with apt-get, as in CI) and otherwise sets SMOOTHROUND_SKIP_BROWSER=1, which skips this
@@ -104,7 +104,7 @@ def test_stdout_has_the_error_table(report: tuple[Path, subprocess.CompletedProc
     assert "Traceback" not in result.stderr
 
 
-# SPEC Table T4a (L1, r'(1/2), r'(0)) for the error_vs_k.csv the report writes
+# Table T4a of docs/mathematics.md (L1, r'(1/2), r'(0)) for the error_vs_k.csv the report writes
 T4A = {
     ("window", 5.0): (0.2191, 1.31694, 0.7066),
     ("density", 5.0): (0.1564, 2.16326, 0.2525),
@@ -164,7 +164,7 @@ def test_identity_csv_agrees_with_spec_t6(report: tuple[Path, subprocess.Complet
 def test_terms_csv_agrees_with_spec_t2b(report: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = report
     rows = {(float(r["k"]), float(r["tol"])): r for r in read_csv(out / "terms.csv")}
-    # k, tol: m1 pairs, m2 via the certified bound B2, m1 Fourier, m2 Fourier (SPEC Table T2b)
+    # k, tol: m1 pairs, m2 via the certified bound B2, m1 Fourier, m2 Fourier (Table T2b of docs/mathematics.md)
     expected = {
         (1.0, 1e-7): (17, 20, 0, 1),
         (5.0, 1e-7): (4, 4, 4, 5),

@@ -1,4 +1,4 @@
-"""Smooth quantization onto a grid: against the defining finite sums (SPEC 7), saturation, gradients."""
+"""Smooth quantization onto a grid: against the defining finite sums (docs/mathematics.md §7), saturation, gradients."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_window_saturation_and_end_bias() -> None:
     got = sr.quantize(np.array([-50.0, 0.0, 3.0, 50.0, np.inf]), k, qmin=0, qmax=3, saturation="smooth")
     # a finite sum of sigmoids: within 1e-15 of the ends (the exact Q1(-50) is about 1e-215), never beyond them
     assert 0.0 <= got[0] < 1e-15 and got[3] == 3.0 and got[4] == 3.0
-    # at the end level the value sits about sigmoid(-k/2) inside (SPEC 7)
+    # at the end level the value sits about sigmoid(-k/2) inside (docs/mathematics.md §7)
     assert abs((3.0 - got[2]) - expit(-k / 2)) < 1e-4
     # far outside, the slope is the last level's sigmoid' (about 5e-206 here), not a frozen 0
     slope = sr.derivative(sr.quantize, np.array([50.0]), k, qmin=0, qmax=3, saturation="smooth")[0]

@@ -1,4 +1,4 @@
-"""Exact properties (SPEC 1.3), truncation control, non-finite input, dtypes and errors, on NumPy."""
+"""Exact properties (docs/mathematics.md §1), truncation control, non-finite input, dtypes and errors, on NumPy."""
 
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ def test_integers_and_half_integers_are_fixed(m: int, k: float, method: str) -> 
 @pytest.mark.parametrize("k", [0.5, 2.0, 4.5, 5.0, 10.0, 50.0])
 @pytest.mark.parametrize("tol", [None, 1e-3, 1e-8])
 def test_no_jump_above_tol_where_the_centre_changes(method: str, k: float, tol: float | None) -> None:
-    """Direct sums jump by twice their truncation error at a centre change (SPEC 2.1): we truncate at tol/2."""
+    """Direct sums jump by twice their truncation error at a centre change (docs/mathematics.md §3.2): we truncate at tol/2."""
     allowed = np.finfo(np.float64).eps if tol is None else tol
     for half in (0.5, 1.5, -2.5, 1000.5):
         below, above = np.nextafter(half, -np.inf), np.nextafter(half, np.inf)
         lo, hi = sr.round(np.array([below, above]), k, method=method, tol=tol)
         slope = float(sr.derivative(sr.round, half, k, method=method))
-        # plus the conditioning of each side: k u is rounded, which moves r by about slope |u| eps (SPEC 6.5)
+        # plus the conditioning of each side: k u is rounded, which moves r by about slope |u| eps (docs/mathematics.md §2)
         conditioning = 2 * slope * 0.5 * np.finfo(np.float64).eps
         assert abs(hi - lo) <= allowed + slope * (above - below) + conditioning + 4 * np.spacing(abs(half))
 
@@ -218,7 +218,7 @@ def test_evaluation_plan_bound_holds(method: str, k: float, tol: float) -> None:
 
 
 def test_evaluation_plan_forms_and_errors() -> None:
-    assert sr.evaluation_plan("window", 0.4).terms == 0  # the identity (SPEC Table T6)
+    assert sr.evaluation_plan("window", 0.4).terms == 0  # the identity (docs/mathematics.md, Table T6)
     assert sr.evaluation_plan("window", 3.0).form == "fourier"
     assert sr.evaluation_plan("window", 5.0).form == "direct"
     assert sr.evaluation_plan("tanh", 5.0).form == "closed"

@@ -61,7 +61,7 @@ def test_float64_derivatives_relative(method: str, k: float) -> None:
 @pytest.mark.parametrize("method", sorted(FUNCTIONS))
 def test_float32_values_within_1e_6(method: str, k: float) -> None:
     """float32 within 1e-6 (relative to max(|value|, 1): at |x| = 1000 a float32 ulp is 6e-5) for |x| < 1e4,
-    allowing for the float32 input being another number (SPEC 9: |r'| |x32 - x64|)."""
+    allowing for the float32 input being another number (|r'| |x32 - x64|)."""
     fn, kw = FUNCTIONS[method]
     x, value, deriv = _rows(method, k)
     small = np.abs(x) < 1e4

@@ -262,7 +262,7 @@ def write_html(report: Report) -> Path:
 <p>Smooth rounding by Semenov's window (method 1) and density (method 2) methods and the
 Agustsson&ndash;Theis soft_round ("tanh"), for sharpness k. The error against round is measured over a period
 (its plain sup is 1/2 for every k, at the half-integers), away from the half-integers, and through the slope
-at integers and half-integers. Values come from SPEC's closed forms and series; the last table checks them
+at integers and half-integers. Values come from the closed forms and series of docs/mathematics.md; the last table checks them
 against dense evaluation of the library itself.</p>
 {notes}
 <ul>{index}</ul>
@@ -281,7 +281,7 @@ against dense evaluation of the library itself.</p>
 def identity_note(rows: list[dict[str, Any]]) -> str:
     k_id = {(r["method"], r["dtype"]): r["identity for k <="] for r in rows}
     return (
-        "Practically the identity (SPEC Table T6): the window method is x to within float32 precision for "
+        "Practically the identity (docs/mathematics.md, Table T6): the window method is x to within float32 precision for "
         f"k <= {k_id['window', 'float32']:.3f} (float64: k <= {k_id['window', 'float64']:.3f}), "
         "so window k = 1 does nothing in float32; "
         f"the density method for k <= {k_id['density', 'float32']:.3f} "
@@ -324,7 +324,7 @@ def steps(out: Path) -> list[tuple[str, Callable[[Report], None]]]:
             "error-vs-k table",
             table(
                 "error_vs_k",
-                "Error and gradients against k (SPEC Table T4a)",
+                "Error and gradients against k (Table T4a)",
                 "Per method and k: L1 and RMS error over a period, worst error at distance >= 0.1 "
                 "from the half-integers, width of the band where the error exceeds 0.01, and "
                 "the slope's minimum (integers) and maximum (half-integers).",
@@ -336,7 +336,7 @@ def steps(out: Path) -> list[tuple[str, Callable[[Report], None]]]:
             "identity thresholds",
             table(
                 "identity",
-                "Where a method is practically the identity (SPEC Table T6)",
+                "Where a method is practically the identity (docs/mathematics.md, Table T6)",
                 "Largest k with sup|r_k(x) - x| <= unit roundoff.",
                 identity_rows,
                 ["method", "dtype", "tol", "identity for k <=", "identity at k = 1"],
@@ -346,8 +346,8 @@ def steps(out: Path) -> list[tuple[str, Callable[[Report], None]]]:
             "k for a target",
             table(
                 "k_for",
-                "Which k do I need? (SPEC Table T4b)",
-                "Exact k from k_for (bisection on the closed forms) and SPEC's rules of thumb; for "
+                "Which k do I need? (Table T4b)",
+                "Exact k from k_for (bisection on the closed forms) and the rules of thumb; for "
                 "a gradient floor, the sharpest k whose slope at the integers stays above it.",
                 k_for_rows,
                 K_FOR_COLUMNS,
@@ -370,7 +370,7 @@ def steps(out: Path) -> list[tuple[str, Callable[[Report], None]]]:
             table(
                 "checks",
                 "Closed forms against the library (relative differences)",
-                f"Each quantity from SPEC's closed forms and series against dense numerical "
+                f"Each quantity from the closed forms and series against dense numerical "
                 f"evaluation of smoothround.round / derivative; agree = all <= "
                 f"{CHECK_RTOL:g}.",
                 check_rows,

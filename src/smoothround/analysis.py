@@ -4,41 +4,36 @@ For each method (``"window"`` = Semenov method 1, ``"density"`` = method 2, ``"t
 soft_round with ``alpha = k``) this module answers the questions a user asks before choosing ``k``:
 
 * how far the smooth function is from ``round``: :func:`l1_error`, :func:`rms_error` (over a period),
-  :func:`band_error` (the worst error at distance >= ``delta`` from the half-integers; the plain sup error
-  is 1/2
-  for every ``k``, SPEC 4) and :func:`band_width` (the width, per period, of the band where the error
-  exceeds a
-  threshold);
+  :func:`band_error` (the worst error at distance >= ``delta`` from the half-integers; the plain sup error is
+  1/2 for every ``k``, docs/mathematics.md §9) and :func:`band_width` (the width, per period, of the band where
+  the error exceeds a threshold);
 * how good the gradients are: :func:`derivative_min` (at the integers) and :func:`derivative_max` (at the
-  half-integers), SPEC P6;
-* what it costs: :func:`terms_needed` (direct sum against Fourier series, SPEC 2-3);
-* when it is practically the identity: :func:`identity_threshold`, :func:`is_identity` (SPEC Table T6);
+  half-integers), property P6;
+* what it costs: :func:`terms_needed` (direct sum against Fourier series, §3-5);
+* when it is practically the identity: :func:`identity_threshold`, :func:`is_identity` (Table T6);
 * and the inverse question, "which ``k`` do I need?": :func:`k_for`.
 
-Every quantity is available two ways, chosen by ``via``:
+§ and tables refer to ``docs/mathematics.md``. Every quantity is available two ways, chosen by ``via``:
 
 ``via="closed"`` (default)
-    SPEC's closed forms and rapidly convergent series, evaluated in float64 by this module on its own (the
-    window
-    L1 error as an exact series, soft_round's in closed form, derivative extremes as series at 0 and 1/2, term
-    counts from the truncation bounds). Where SPEC has no closed form (the density method's L1 error, every
-    RMS
-    error) this is Gauss-Legendre quadrature of the series over a mesh graded towards the half-integer.
+    Closed forms where they exist (the window L1 error as an exact series, soft_round's in closed form), and
+    otherwise the functions themselves, evaluated at the exact distance to the half-integer by the library's one
+    implementation (``_rounding_math``) in float64 with truncation far below float64 resolution; Gauss-Legendre
+    quadrature over a mesh graded towards the half-integer where an integral has no closed form (the density
+    method's L1 error, every RMS error). Term counts come from the same truncation bounds the core uses.
 ``via="core"``
-    Dense numerical evaluation through the library itself (``smoothround.round`` and
-    ``smoothround.derivative``,
-    and ``_rounding_math.direct_terms`` / ``fourier_terms`` for term counts). The tests check that both agree.
+    Dense numerical evaluation through the public functions (``smoothround.round`` and
+    ``smoothround.derivative``) on a grid of ``x``. The tests check that both agree.
 
 Every function accepts ``k`` in [1e-300, 1e300] (1e8 at most with ``via="core"``, where float64 can no longer
 resolve the error band of width ~1/k next to u = 1/2) and raises a ValueError naming ``k`` outside it. Below
 k = 1e-8 the measures are the identity's (L1 1/4, RMS 1/sqrt(12), slopes 1); for large ``k`` the error is
-evaluated from the distance to the half-integer, so it follows SPEC 4's leading-order forms (L1 ~ 2 ln2/k for
+evaluated from the distance to the half-integer, so it follows the leading-order forms of §9 (L1 ~ 2 ln2/k for
 the window method, ln2/k for density and tanh) up to k = 1e300. :func:`k_for` raises a ValueError when its
 target is out of reach instead of returning the edge of its search range.
 
 The error of every method on a period is ``e(u) = r(u)`` for ``u`` in ``(-1/2, 1/2)``: odd and increasing
-(SPEC
-P7, and the same for soft_round), so the worst error at distance >= ``delta`` is ``r(1/2 - delta)``.
+(property P7, and the same for soft_round), so the worst error at distance >= ``delta`` is ``r(1/2 - delta)``.
 
 >>> round(l1_error("window", 10.0), 4), round(l1_error("density", 10.0), 5)
 (0.136, 0.07061)
@@ -78,7 +73,7 @@ __all__ = [
 ]
 
 METHODS = ("window", "density", "tanh")
-#: Unit roundoff of float32 and float64 (the tolerances of SPEC Table T6).
+#: Unit roundoff of float32 and float64 (the tolerances of Table T6).
 FLOAT32_EPS = 2.0**-24
 FLOAT64_EPS = 2.0**-53
 
@@ -251,7 +246,7 @@ def _period_mean(method: str, k: float, via: str, power: int) -> float:
 def l1_error(method: str, k: float, *, via: Via = "closed") -> float:
     r"""L1 error against ``round`` over one period, :math:`\int_{-1/2}^{1/2} |r_k(u) - round(u)|\,du`.
 
-    Closed forms (SPEC 4): window :math:`(2/k)[\ln 2 + 2\sum_{j\ge1}(-1)^j\ln(1+e^{-kj/2})]`, or its dual
+    Closed forms (§9): window :math:`(2/k)[\ln 2 + 2\sum_{j\ge1}(-1)^j\ln(1+e^{-kj/2})]`, or its dual
     :math:`1/4 - (4/k)\sum_{m\ odd} 1/(m\sinh(2\pi^2 m/k))` for :math:`k < 2\pi`; tanh
     :math:`1/2 - \ln\cosh(k/2)/(k\tanh(k/2))`; density by quadrature (no closed form; it is
     :math:`(\ln 2 + 2e^{-k/2})/k` to leading order). Tends to 1/4 as ``k -> 0`` and to ``2 ln2/k`` (window),
@@ -287,7 +282,7 @@ def l1_error(method: str, k: float, *, via: Via = "closed") -> float:
 def rms_error(method: str, k: float, *, via: Via = "closed") -> float:
     r"""Root-mean-square error against ``round`` over one period, :math:`(\int_{-1/2}^{1/2} e(u)^2 du)^{1/2}`.
 
-    No closed form: Gauss-Legendre quadrature (graded mesh) of SPEC's series, or of the core with
+    No closed form: Gauss-Legendre quadrature (graded mesh) of the series, or of the core with
     ``via="core"``. Tends to :math:`1/\sqrt{12}` (the identity) as ``k -> 0``; for large ``k`` the mean
     square is
     about :math:`2(\ln 2 - 1/2)/k` for the window method.
@@ -304,10 +299,10 @@ def band_error(method: str, k: float, delta: float, *, via: Via = "closed") -> f
     r"""Worst error :math:`|r_k(x) - round(x)|` over all ``x`` at distance >= ``delta`` from the
     half-integers.
 
-    The error is odd and increasing on a period (SPEC P7), so this is :math:`r_k(1/2 - \delta)`; about
+    The error is odd and increasing on a period (property P7), so this is :math:`r_k(1/2 - \delta)`; about
     :math:`\sigma(-k\delta)` (window), :math:`\sigma(-2k\delta)` (density) and :math:`e^{-2k\delta}` (tanh)
     for
-    large ``k`` (SPEC 4). ``delta = 0`` gives the plain sup error, 1/2 for every ``k``. With ``via="core"``
+    large ``k`` (§9). ``delta = 0`` gives the plain sup error, 1/2 for every ``k``. With ``via="core"``
     the
     maximum is taken over a dense grid of the core's values.
 
@@ -355,7 +350,7 @@ def band_width(method: str, k: float, threshold: float, *, via: Via = "closed") 
     Equals :math:`1 - 2u^*` with :math:`r_k(u^*) = ` ``threshold`` (solved by bisection; closed form for tanh,
     :math:`2\,\mathrm{atanh}(\tanh(k/2)(1-2\varepsilon))/k`). For large ``k`` about
     :math:`2\ln(1/\varepsilon-1)/k`
-    (window) and :math:`\ln(1/\varepsilon-1)/k` (density) (SPEC 4). Near the identity it is
+    (window) and :math:`\ln(1/\varepsilon-1)/k` (density) (§9). Near the identity it is
     :math:`1 - 2\varepsilon`.
 
     >>> round(band_width("window", 10.0, 0.01), 4), round(band_width("density", 100.0, 0.01), 5)
@@ -388,9 +383,9 @@ def band_width(method: str, k: float, threshold: float, *, via: Via = "closed") 
 
 
 def derivative_min(method: str, k: float, *, via: Via = "closed") -> float:
-    r"""Smallest slope :math:`r_k'`, attained at the integers (SPEC P6): the flattest gradient training sees.
+    r"""Smallest slope :math:`r_k'`, attained at the integers (property P6): the flattest gradient training sees.
 
-    Series (SPEC 4): window :math:`2k\sum_{n\ge1}\rho(k(n-1/2))\approx 2ke^{-k/2}`, density
+    Series (§9): window :math:`2k\sum_{n\ge1}\rho(k(n-1/2))\approx 2ke^{-k/2}`, density
     :math:`k\,\mathrm{Cov}_p(n, \tanh(kn/2))\approx 8ke^{-k}`, tanh :math:`k/\sinh k`. With ``via="core"``:
     the
     minimum of the core's derivative over a dense grid of one period.
@@ -406,7 +401,7 @@ def derivative_min(method: str, k: float, *, via: Via = "closed") -> float:
 
 
 def derivative_max(method: str, k: float, *, via: Via = "closed") -> float:
-    r"""Largest slope :math:`r_k'`, attained at the half-integers (SPEC P6).
+    r"""Largest slope :math:`r_k'`, attained at the half-integers (property P6).
 
     About ``k/4`` (window), ``(k/2) tanh(k/4)`` (density) and ``k / (2 tanh(k/2))`` (tanh).
 
@@ -471,9 +466,9 @@ def terms_needed(method: str, k: float, tol: float, *, partials: bool = False) -
 
 
 def _identity_gap(method: str, k: float) -> float:
-    """sup_x |r_k(x) - x| (SPEC Table T6)."""
+    """sup_x |r_k(x) - x| (docs/mathematics.md, Table T6)."""
     if method == "tanh" and k < 1e-2:
-        # s(y) - y = k^2 r (1/12 - r^2/3) + O(k^4) (SPEC 8), largest at r = 1/sqrt(12): k^2 / (36 sqrt 3)
+        # s(y) - y = k^2 r (1/12 - r^2/3) + O(k^4) (§8), largest at r = 1/sqrt(12): k^2 / (36 sqrt 3)
         return k * k / (36.0 * math.sqrt(3.0))
     u = np.linspace(0.0, 0.5, 2001)
     g = np.abs(_deviation(method, u, k))
@@ -525,7 +520,7 @@ def k_for(
     r"""The ``k`` that meets one target exactly (bisection on the monotone measure).
 
     * ``l1_error=e``: the smallest (smoothest) ``k`` whose L1 error over a period is <= ``e`` (``e < 1/4``).
-      Rule of thumb (SPEC T4b): ``2 ln2 / e`` (window), ``ln2 / e`` (density, tanh).
+      Rule of thumb (Table T4b): ``2 ln2 / e`` (window), ``ln2 / e`` (density, tanh).
     * ``error=e, delta=d``: the smallest ``k`` whose error is <= ``e`` wherever ``x`` is at least ``d`` from a
       half-integer. Rule: ``ln(1/e - 1)/d`` (window), half that (density).
     * ``min_derivative=g``: the largest (sharpest) ``k`` whose slope at the integers is still >= ``g`` (``0
@@ -615,7 +610,7 @@ l1_error_fn = l1_error  # k_for shadows the name with its keyword argument
 def k_rule(
     method: str, *, l1_error: float | None = None, error: float | None = None, delta: float | None = None
 ) -> float:
-    """SPEC's closed-form rule of thumb for ``k`` (Table T4b), to compare with the exact :func:`k_for`.
+    """The closed-form rule of thumb for ``k`` (Table T4b), to compare with the exact :func:`k_for`.
 
     >>> round(k_rule("window", l1_error=0.1), 3), round(k_rule("density", error=1e-3, delta=0.1), 3)
     (13.863, 34.534)
@@ -643,7 +638,7 @@ def error_table(
     threshold: float = 1e-2,
     via: Via = "closed",
 ) -> list[dict[str, Any]]:
-    """One row per (k, method): the error and gradient measures of SPEC Table T4a, plus RMS and identity
+    """One row per (k, method): the error and gradient measures of Table T4a, plus RMS and identity
     flags.
 
     >>> row = error_table([10], ["window"])[0]

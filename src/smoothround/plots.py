@@ -100,7 +100,7 @@ def plot_error_vs_k(
     """Error against ``k`` on log-log axes: L1 and RMS over a period, and the worst error at distance
     >= ``delta`` from the half-integers.
 
-    Shaded: where the window method is the identity to float32 precision (SPEC Table T6).
+    Shaded: where the window method is the identity to float32 precision (docs/mathematics.md, Table T6).
 
     >>> import tempfile, os
     >>> plot_error_vs_k(os.path.join(tempfile.mkdtemp(), "e.png"), ks=(1, 10, 100)).suffix
@@ -177,7 +177,7 @@ def plot_derivatives(
 def plot_terms(
     path: str | os.PathLike[str], *, ks: Sequence[float] | None = None, tols: Sequence[float] = (1e-7, 1e-16)
 ) -> Path:
-    """Terms needed against ``k``: direct-sum pairs against Fourier harmonics (SPEC 2-3, Table T2b/T3).
+    """Terms needed against ``k``: direct-sum pairs against Fourier harmonics (docs/mathematics.md §3-5, Table T2b).
 
     >>> import tempfile, os
     >>> plot_terms(os.path.join(tempfile.mkdtemp(), "t.png"), ks=(1, 5, 20)).exists()
@@ -271,16 +271,16 @@ FIGURES = {
     "error_vs_k.png": (
         "Error against k",
         "L1 and RMS error over a period, and the worst error at distance >= 0.1 from the "
-        "half-integers, on log-log axes; dotted: SPEC's rules 2 ln2/k and ln2/k.",
+        "half-integers, on log-log axes; dotted: the rules 2 ln2/k and ln2/k.",
     ),
     "derivatives.png": (
         "Derivative profiles",
-        "dr/dx over two periods: smallest at the integers, largest at the half-integers (SPEC P6).",
+        "dr/dx over two periods: smallest at the integers, largest at the half-integers (property P6).",
     ),
     "terms_vs_k.png": (
         "Terms needed against k",
         "Direct-sum pairs against Fourier harmonics for float32-like (1e-7) and float64-like "
-        "(1e-16) tolerances; they cross near k = 4.5 (SPEC 3.3).",
+        "(1e-16) tolerances; they cross near k = 4.5 (docs/mathematics.md §3.4).",
     ),
     "toolbox_gallery.png": (
         "Smoothing toolbox gallery",

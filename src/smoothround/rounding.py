@@ -204,7 +204,7 @@ def round(
 ) -> Array:
     r"""Smooth round: converges to ``round(x)`` as ``k -> inf``; analytic, odd, ``r(x + 1) = r(x) + 1``.
 
-    Methods (Semenov 2025, arXiv 2504.19026; SPEC 1):
+    Methods (Semenov 2025, arXiv 2504.19026; docs/mathematics.md §1):
 
     * ``"window"`` (default): ``sum_n n [sigmoid(k(x - n + 1/2)) - sigmoid(k(x - n - 1/2))]``, i.e. ``round``
       convolved with a logistic density of scale ``1/k``. Practically the identity for ``k <= 1``.
@@ -242,7 +242,7 @@ def round(
 def floor(
     x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
 ) -> Array:
-    """Smooth floor ``F(x) = r(x - 1/2)``: thresholds at the integers, ``F(m) = m - 1/2`` (SPEC 1.1, 7).
+    """Smooth floor ``F(x) = r(x - 1/2)``: thresholds at the integers, ``F(m) = m - 1/2`` (docs/mathematics.md §1, §7).
 
     For ``method="window"`` it is exactly ``floor`` convolved with a logistic density of scale ``1/k``:
     ``sum_n [sigmoid(k(x - n)) - 1{n <= 0}]``. Keywords as in :func:`round`.
@@ -257,7 +257,7 @@ def floor(
 def ceil(
     x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
 ) -> Array:
-    """Smooth ceil ``C(x) = r(x + 1/2) = F(x) + 1`` (SPEC 1.1, 7). Keywords as in :func:`round`.
+    """Smooth ceil ``C(x) = r(x + 1/2) = F(x) + 1`` (docs/mathematics.md §1, §7). Keywords as in :func:`round`.
 
     >>> import smoothround
     >>> smoothround.ceil([0.0, 0.5, 0.001], 50.0)
