@@ -176,8 +176,8 @@ def test_straight_through_forward_is_hard() -> None:
         (lambda: sr.round(1.0, 5.0, tol=1.0), ValueError, r"`tol`.*got 1.0"),
         (
             lambda: sr.round(1.0, 5.0, straight_through="yes"),
-            TypeError,
-            r"`straight_through` must be True or False",
+            ValueError,
+            r"`straight_through` must be False, 'identity' or 'smooth'; got 'yes'",
         ),
         (lambda: sr.round("a", 5.0), TypeError, r"`x` must hold real numbers"),
         (lambda: sr.round(np.array([1j]), 5.0), TypeError, r"`x` must be real"),

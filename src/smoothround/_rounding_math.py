@@ -345,6 +345,16 @@ def clip(a: Array, lo: float | None = None, hi: float | None = None) -> Array:
     return a.clip(min=lo, max=hi)
 
 
+def _sign(xp: Any, a: Array) -> Array:
+    """-1, 0 or 1. torch's native sign: array-api-compat's wrapper masks NaNs by boolean indexing, which is slower
+    and which torch.func.vmap cannot batch."""
+    if getattr(xp, "__name__", "").endswith("torch"):
+        import torch
+
+        return torch.sign(a)
+    return xp.sign(a)
+
+
 def reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Offset]:
     """Centre and offset of ``x`` for ``kind`` = "round", "floor" or "ceil": ``x = c + u`` for round; the smooth
     floor is ``F(x) = r(x - 1/2) = c + t(v - 1/2)`` with ``c = floor(x)``, ``v = x - c``; the smooth ceil is
@@ -359,13 +369,13 @@ def reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Offset]:
         c = xp.round(x)
         u = clip(x, -big, big) - clip(c, -big, big)
         s = xp.abs(u)
-        return c, Offset(xp.sign(u), s, 0.5 - s)
+        return c, Offset(_sign(xp, u), s, 0.5 - s)
     # floor and ceil share the offset: C(x) = F(x) + 1 (x - floor(x) is exact, ceil(x) - x need not be)
     f = xp.floor(x)
     v = clip(x, -big, big) - clip(f, -big, big)
     w = v - 0.5
     c = f if kind == "floor" else f + 1.0
-    return c, Offset(xp.sign(w), xp.abs(w), xp.minimum(v, 1.0 - v))
+    return c, Offset(_sign(xp, w), xp.abs(w), xp.minimum(v, 1.0 - v))
 
 
 # ================================================================================ small helpers

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from smoothround._backends import is_traced
+from smoothround._backends import is_symbolic_number, is_traced
 
 
 def _show(value: Any) -> str:
@@ -33,10 +34,27 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
 
 
 def is_python_number(value: Any) -> bool:
-    """True for Python and NumPy real scalars (not bool), which are kept as Python floats."""
+    """True for Python and NumPy real scalars (not bool), which are kept as Python floats; not for the symbolic
+    numbers of torch.compile, which are used as 0-d tensors."""
+    if is_symbolic_number(value):
+        return False
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)
     )
+
+
+def concrete_number(value: Any) -> Any:
+    """``value`` itself, except a float under torch.compile: dynamo traces a float argument symbolically once it
+    has changed between calls, and the term counts need its value. Reading it exactly (``as_integer_ratio``)
+    makes dynamo guard on the value instead: a new ``k`` recompiles rather than fails. To compile once for every
+    ``k``, pass ``k`` as a 0-d tensor."""
+    torch = sys.modules.get("torch")
+    if not (isinstance(value, float) and torch is not None and torch.compiler.is_compiling()):
+        return value
+    if value != value or value == math.inf or value == -math.inf:  # comparisons only: they trace as guards
+        return value
+    numerator, denominator = value.as_integer_ratio()
+    return numerator / denominator
 
 
 def check_real_scalar(name: str, value: Any) -> float:
@@ -44,12 +62,12 @@ def check_real_scalar(name: str, value: Any) -> float:
     if not is_python_number(value):
         msg = f"`{name}` must be a real number; got {_show(value)} of type {type(value).__name__}."
         raise TypeError(msg)
-    return float(value)
+    return float(concrete_number(value))
 
 
 def _concrete_values(value: Any) -> np.ndarray | None:
     """The values of an array argument as NumPy, or None when they cannot be read (traced, or lazy)."""
-    if is_traced(value):
+    if is_traced(value) or is_symbolic_number(value):
         return None
     try:
         return np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, dtype=np.float64)
@@ -99,6 +117,24 @@ def check_bool(name: str, value: Any) -> bool:
         msg = f"`{name}` must be True or False; got {_show(value)}."
         raise TypeError(msg)
     return bool(value)
+
+
+STRAIGHT_THROUGH = ("identity", "smooth")
+
+
+def check_straight_through(value: Any) -> str | None:
+    """``False``/``None`` -> None (smooth forward); ``"identity"`` or ``"smooth"``; ``True`` means ``"smooth"``."""
+    if value is None or (isinstance(value, (bool, np.bool_)) and not value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "smooth"
+    if isinstance(value, str):
+        if value not in STRAIGHT_THROUGH:
+            msg = f"`straight_through` must be False, 'identity' or 'smooth'; got {value!r}."
+            raise ValueError(msg)
+        return value
+    msg = f"`straight_through` must be False, 'identity' or 'smooth'; got {_show(value)} of type {type(value).__name__}."
+    raise TypeError(msg)
 
 
 def check_optional_int(name: str, value: Any) -> int | None:

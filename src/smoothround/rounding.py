@@ -28,11 +28,12 @@ from smoothround._backends import (
     prepare,
 )
 from smoothround._validation import (
-    check_bool,
     check_choice,
     check_optional_int,
     check_positive,
+    check_straight_through,
     check_tolerance,
+    concrete_number,
     is_python_number,
 )
 
@@ -136,7 +137,7 @@ def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
 class _RoundOp:
     kind: str
     smooth: _Smooth
-    straight_through: bool
+    straight_through: str | None
     param_names: tuple[str, ...]
 
     def _k(self, xp: Any, params: dict) -> tuple[Any, Any]:
@@ -160,6 +161,12 @@ class _RoundOp:
         return out if k_inf is None else xp.where(k_inf, _hard_round(xp, x, self.kind), out)
 
     def partials(self, xp: Any, x: Array, params: dict, wrt: tuple[str, ...]) -> dict:
+        if self.straight_through == "identity":
+            # the classic estimator: the hard function's gradient taken as 1 (0 at +-inf), nothing for k
+            ones = _finite_mask(xp, x)
+            if "k" in params:
+                ones = ones + 0.0 * params["k"]
+            return {name: (ones if name == "x" else 0.0 * ones) for name in wrt}
         k, k_inf = self._k(xp, params)
         if k_inf is None and math.isinf(k):
             return {name: 0.0 * x for name in wrt}
@@ -192,15 +199,16 @@ def _build_rounding(
 ) -> tuple[_RoundOp, Prepared, dict]:
     check_choice("method", method, rm.METHODS)
     tol = check_tolerance("tol", tol)
-    straight_through = check_bool("straight_through", straight_through)
+    mode = check_straight_through(straight_through)
     prepared = prepare(x)
+    k = concrete_number(k)
     _, params = _prepare_k(prepared, k)
     smooth = _smooth(method, k, tol, prepared.array.dtype, prepared.out_dtype)
-    return _RoundOp(kind, smooth, straight_through, tuple(params)), prepared, params
+    return _RoundOp(kind, smooth, mode, tuple(params)), prepared, params
 
 
 def round(
-    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool | str = False
 ) -> Array:
     r"""Smooth round: converges to ``round(x)`` as ``k -> inf``; analytic, odd, ``r(x + 1) = r(x) + 1``.
 
@@ -224,7 +232,12 @@ def round(
             i.e. a learnable sharpness). ``inf`` gives the hard function.
         method: ``"window"``, ``"density"`` or ``"tanh"``.
         tol: largest allowed truncation error against the untruncated function, in ``(0, 0.5)``.
-        straight_through: forward is the hard ``round``, backward the derivative of the smooth one.
+        straight_through: ``False`` (default): smooth forward and backward. ``"identity"``: the classic
+            straight-through estimator, hard ``round`` forward and gradient 1 backward (what QAT tutorials and
+            ``tfc.round_st`` mean; the usual choice when the forward pass must be the hard function, and the
+            one that keeps a gradient at every ``x``). ``"smooth"`` (``True`` means the same): hard forward,
+            the smooth function's derivative backward, which vanishes between the ties for large ``k``: use it
+            with moderate ``k``, or to control the gradient's shape while evaluating the hard function.
 
     Returns:
         An array of the input's type, the broadcast shape of ``x`` and ``k``, and ``x``'s floating dtype.
@@ -240,7 +253,7 @@ def round(
 
 
 def floor(
-    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool | str = False
 ) -> Array:
     """Smooth floor ``F(x) = r(x - 1/2)``: thresholds at the integers, ``F(m) = m - 1/2`` (docs/mathematics.md §1, §7).
 
@@ -255,7 +268,7 @@ def floor(
 
 
 def ceil(
-    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool = False
+    x: Any, /, k: Any, *, method: str = "window", tol: float | None = None, straight_through: bool | str = False
 ) -> Array:
     """Smooth ceil ``C(x) = r(x + 1/2) = F(x) + 1`` (docs/mathematics.md §1, §7). Keywords as in :func:`round`.
 
@@ -280,7 +293,7 @@ class _QuantizeOp:
     qmax: int | None
     saturation: str
     clamp_terms: int
-    straight_through: bool
+    straight_through: str | None
     param_names: tuple[str, ...]
 
     def _get(self, xp: Any, params: dict) -> tuple[Any, Any, Any, Any]:
@@ -361,7 +374,7 @@ class _QuantizeOp:
             c = xp.round(y_clipped)
             off_u = y_clipped - c
             s = xp.abs(off_u)
-            off = rm.Offset(xp.sign(off_u), s, 0.5 - s)
+            off = rm.Offset(rm._sign(xp, off_u), s, 0.5 - s)
             centre = self._clip(xp, c)
             values = [self._clip(xp, c + j) - centre for j in range(-self.clamp_terms, self.clamp_terms + 1)]
             t, du, dk = rm.density_direct(xp, off, k, self.smooth.sharp, self.clamp_terms, need, values=values)
@@ -410,12 +423,23 @@ class _QuantizeOp:
         out = offset + step * q
         return out if k_inf is None else xp.where(k_inf, self.hard(xp, x, params), out)
 
+    def _identity_code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+        """The classic straight-through estimator in the code domain: Q = clamp(round(y)), dQ/dy = 1 inside
+        [qmin, qmax] (0 outside and at +-inf, as the clamp's), dQ/dk = 0. With a learned step this is LSQ."""
+        dq = _finite_mask(xp, y)
+        if self.clamped:
+            lo = -math.inf if self.qmin is None else self.qmin
+            hi = math.inf if self.qmax is None else self.qmax
+            dq = xp.where((y >= lo) & (y <= hi), dq, 0.0)
+        return self._hard_code(xp, y), dq, 0.0 * dq
+
     def partials(self, xp: Any, x: Array, params: dict, wrt: tuple[str, ...]) -> dict:
         k, k_inf, step, offset = self._get(xp, params)
-        if k_inf is None and math.isinf(k):
+        if k_inf is None and math.isinf(k) and self.straight_through != "identity":
             return {name: 0.0 * x for name in wrt}
         y = (x - offset) / step
-        q, dq, dk = self._code(xp, y, k, (("step" in wrt), *_need(wrt)[1:]))
+        code = self._identity_code if self.straight_through == "identity" else self._code
+        q, dq, dk = code(xp, y, k, (("step" in wrt), *_need(wrt)[1:]))
         result = {}
         if dq is not None:
             dq = self.smooth.bounded(xp, dq)
@@ -484,7 +508,7 @@ def quantize(
     saturation: str = "clamp",
     method: str = "window",
     tol: float | None = None,
-    straight_through: bool = False,
+    straight_through: bool | str = False,
 ) -> Array:
     """Smooth quantization onto the grid ``offset + step * n``, ``n`` clamped to ``[qmin, qmax]`` when given.
 
@@ -538,21 +562,22 @@ def _build_quantize(
     saturation: str = "clamp",
     method: str = "window",
     tol: float | None = None,
-    straight_through: bool = False,
+    straight_through: bool | str = False,
 ) -> tuple[_QuantizeOp, Prepared, dict]:
     check_choice("method", method, rm.METHODS)
     check_choice("saturation", saturation, SATURATIONS)
     tol = check_tolerance("tol", tol)
-    straight_through = check_bool("straight_through", straight_through)
+    mode = check_straight_through(straight_through)
     qmin = check_optional_int("qmin", qmin)
     qmax = check_optional_int("qmax", qmax)
     if qmin is not None and qmax is not None and qmin > qmax:
         msg = f"`qmin` must be <= `qmax`; got qmin={qmin}, qmax={qmax}."
         raise ValueError(msg)
     prepared = prepare(x)
+    k = concrete_number(k)
     k_value, params = _prepare_k(prepared, k)
     statics: dict[str, float | None] = {}
-    for name, value in (("step", step), ("offset", offset)):
+    for name, value in (("step", concrete_number(step)), ("offset", concrete_number(offset))):
         if is_python_number(value):
             if name == "step":
                 check_positive("step", value, allow_inf=False)
@@ -572,7 +597,7 @@ def _build_quantize(
         k_eff = None if k_value is None else smooth.k_value
         terms = _staircase_terms(method, k_eff, params.get("k"), tol_value, qmin, qmax)
     op = _QuantizeOp(
-        smooth, statics["step"], statics["offset"], qmin, qmax, saturation, terms, straight_through, tuple(params)
+        smooth, statics["step"], statics["offset"], qmin, qmax, saturation, terms, mode, tuple(params)
     )
     return op, prepared, params
 
@@ -648,8 +673,8 @@ def derivative(fn: Callable, x: Any, /, k: Any, *, wrt: str = "x", **options: An
 
     ``fn`` is :func:`round`, :func:`floor`, :func:`ceil` or :func:`quantize`; ``wrt`` names the variable:
     ``"x"``, ``"k"``, and for :func:`quantize` also ``"step"`` and ``"offset"``. The options are ``fn``'s. These
-    are exactly the partials that the torch and JAX backward passes use. With ``straight_through=True`` they
-    are the smooth function's derivatives, as in backward.
+    are exactly the partials that the torch and JAX backward passes use, ``straight_through`` included: with
+    ``"smooth"`` the smooth function's derivatives, with ``"identity"`` 1 (in ``x``, inside the clamp).
 
     >>> import smoothround
     >>> smoothround.derivative(smoothround.round, [0.0, 0.5], 20.0)

@@ -35,7 +35,9 @@ class ElementwiseOp(Protocol):
     def param_names(self) -> tuple[str, ...]: ...
 
     @property
-    def straight_through(self) -> bool: ...
+    def straight_through(self) -> bool | str | None:
+        """Falsy: the smooth value forward; otherwise the hard value forward (the partials say what backward
+        uses)."""
 
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array: ...
 
@@ -68,6 +70,14 @@ def is_traced(x: Any) -> bool:
     if torch is not None and isinstance(x, torch.Tensor):
         return bool(torch.compiler.is_compiling())
     return False
+
+
+def is_symbolic_number(x: Any) -> bool:
+    """True for a torch.SymFloat/SymInt: a Python number that torch.compile traces symbolically (it does so when
+    a float argument changes between calls). Its value cannot be read without recompiling, so it is treated as
+    a 0-d tensor."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, (torch.SymFloat, torch.SymInt))
 
 
 def backend_of(x: Any) -> str:
@@ -181,6 +191,8 @@ def param_array(prepared: Prepared, name: str, value: Any) -> Array:
 
         if isinstance(value, torch.Tensor):
             return value.to(device=prepared.array.device, dtype=compute)
+        if is_symbolic_number(value):
+            return torch.scalar_tensor(value, dtype=compute, device=prepared.array.device)
         return torch.as_tensor(
             np.asarray(value, dtype=np.float64), dtype=compute, device=prepared.array.device
         )

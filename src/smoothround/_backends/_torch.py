@@ -20,6 +20,7 @@ def _blockwise(x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> bool:
         and x.is_contiguous()
         and all(p.numel() == 1 for p in params)
         and not torch.compiler.is_compiling()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(x)  # vmap/grad: one call, no views to fill
     )
 
 
@@ -31,7 +32,9 @@ def smooth_apply(op: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tenso
     input requires grad).
     """
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
-        return SmoothElementwise.apply(op, x, *params)
+        # dynamo cannot trace a Function with a custom jvp: under torch.compile the one without it
+        function = SmoothElementwiseTraced if torch.compiler.is_compiling() else SmoothElementwise
+        return function.apply(op, x, *params)
     return _evaluate(op, x, params)
 
 
@@ -47,13 +50,17 @@ def _evaluate(op: Any, x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> tor
     return out.view(x.shape)
 
 
-class SmoothElementwise(torch.autograd.Function):
+class SmoothElementwiseTraced(torch.autograd.Function):
     """Forward: the op's value (or its hard limit for straight-through). Backward: the closed-form partials.
 
     Only the inputs are saved (``x`` and any tensor parameter such as a learnable ``k``); everything else is
     recomputed in backward, which is cheaper than storing intermediates for these few elementwise terms.
-    The backward is itself differentiable (double backward works), because it is written in torch ops.
+    The backward is itself differentiable (double backward works), because it is written in torch ops; and
+    forward and backward are plain torch code, so torch.func derives the vmap rule (``vmap``, ``grad``,
+    ``jacrev``, ``hessian``, per-sample gradients).
     """
+
+    generate_vmap_rule = True
 
     @staticmethod
     def forward(op: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -64,6 +71,7 @@ class SmoothElementwise(torch.autograd.Function):
         op, x, *params = inputs
         ctx.op = op
         ctx.save_for_backward(x, *params)
+        ctx.save_for_forward(x, *params)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:  # type: ignore[override]
@@ -81,6 +89,25 @@ class SmoothElementwise(torch.autograd.Function):
             partials = op.partials(xp, x, named, wrt)
             grads = {name: (grad * partials[name]).sum_to_size(inputs[name].shape) for name in wrt}
         return (None, *(grads.get(name) for name in names))
+
+
+class SmoothElementwise(SmoothElementwiseTraced):
+    """The eager Function: :class:`SmoothElementwiseTraced` plus forward mode (``torch.func.jvp``, ``jacfwd``,
+    ``hessian``), which dynamo cannot trace."""
+
+    @staticmethod
+    def jvp(ctx: Any, _op_tangent: None, *tangents: torch.Tensor | None) -> torch.Tensor:
+        """The output's tangent from the same closed-form partials as backward."""
+        op = ctx.op
+        x, *params = ctx.saved_tensors
+        names = ("x", *op.param_names)
+        given = [(name, t) for name, t in zip(names, tangents, strict=True) if t is not None]
+        partials = op.partials(xp, x, dict(zip(op.param_names, params, strict=True)), tuple(n for n, _ in given))
+        out = None
+        for name, tangent in given:
+            term = partials[name] * tangent
+            out = term if out is None else out + term
+        return out if out is not None else torch.zeros_like(x)
 
 
 def _blockwise_backward(op: Any, x: torch.Tensor, named: dict, wrt: tuple[str, ...], grad: torch.Tensor) -> dict:
