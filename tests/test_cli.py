@@ -360,3 +360,46 @@ def test_page_renders_images_in_chromium(
         shots[name] = coloured_share(shot)
     assert shots["real"] > 0.002, shots
     assert shots["real"] > 10 * shots["broken"], shots
+
+
+# ======================================================================= pipes and missing extras
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`smoothround table terms | head -1`: the reader stops early; no traceback, no error, exit status 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smoothround.cli", "table", "terms"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc:
+        proc.stdout.readline()
+        proc.stdout.close()  # like head: stop reading after the first line
+        returncode = proc.wait(timeout=120)
+        stderr = proc.stderr.read().decode()
+    assert returncode == 0, stderr
+    assert stderr == ""
+
+
+def test_a_missing_optional_dependency_names_the_extra(tmp_path: Path) -> None:
+    """Without rich, `smoothround report` says which extra to install instead of `No module named 'rich'`."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'rich' or name.startswith('rich.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "smoothround.cli", "report", "--out", str(tmp_path / "r")],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "smoothround: error: this command needs the optional dependency 'rich': pip install 'smoothround[report]'"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -325,7 +326,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         # a numerical warning means a result computed from overflowed values: report it as the error it is
         warnings.simplefilter("error", RuntimeWarning)
-        return _main(argv)
+        try:
+            return _main(argv)
+        except BrokenPipeError:
+            # the reader stopped reading (`smoothround report | head`): everything it asked for was delivered;
+            # point stdout at /dev/null so that the interpreter's final flush does not fail again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+
+
+#: optional dependencies and the extra that installs them
+_EXTRAS = {"matplotlib": "report", "rich": "report", "PIL": "report", "torch": "torch", "jax": "jax"}
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -339,6 +351,19 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # not an error of ours: main() ends quietly
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in _EXTRAS:
+            raise
+        extra = _EXTRAS[top]
+        print(
+            f"{PROG}: error: this command needs the optional dependency {top!r}: "
+            f"pip install 'smoothround[{extra}]'",
+            file=sys.stderr,
+        )
+        return 1
     except (ValueError, TypeError, OSError, ArithmeticError, ImportError, RuntimeWarning) as exc:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
