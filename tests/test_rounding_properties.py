@@ -223,9 +223,11 @@ def test_evaluation_plan_forms_and_errors() -> None:
     assert sr.evaluation_plan("window", 5.0).form == "direct"
     assert sr.evaluation_plan("tanh", 5.0).form == "closed"
     assert sr.evaluation_plan("density", math.inf).form == "hard"
-    # the value alone would need 2 pairs at k = 10 in float32; the slope's bound asks for a third
+    # value and slope within tol/2 at k = 10 in float32 with 2 pairs; k * dt/dk would need a third, which a
+    # constant k never asks for
     plan = sr.evaluation_plan("window", 10.0, dtype="float32")
-    assert plan.terms == 3 and max(plan.truncation_bound, plan.slope_bound, plan.k_slope_bound) <= plan.tol / 2
+    assert plan.terms == 2 and max(plan.truncation_bound, plan.slope_bound) <= plan.tol / 2
+    assert plan.k_slope_bound > plan.tol / 2
     with pytest.raises(ValueError, match=r"`k` must be positive"):
         sr.evaluation_plan("window", -1.0)
     with pytest.raises(ValueError, match=r"`dtype` must be one of"):

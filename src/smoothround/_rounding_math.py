@@ -255,42 +255,49 @@ def fourier_error(method: str, k: float, terms: int) -> float:
     return fourier_bounds(method, k, terms)[0]
 
 
-def direct_terms(method: str, k: float, tol: float, *, partials: bool = True) -> int:
-    """Smallest M >= 1 whose direct-sum truncation bounds are <= ``tol``: the value's, and with ``partials`` also
-    the slope's and ``k`` times the k-slope's (what the core uses). Past ``MAX_TERMS`` it returns the first count
-    found beyond it (no evaluation uses such a count).
+def _within(bounds: tuple[float, float, float], tol: float, partials: bool, k_partial: bool) -> bool:
+    """Whether the value's bound (and with ``partials`` the slope's, with ``k_partial`` also k * k-slope's) is
+    <= tol."""
+    needed = bounds[: 3 if (partials and k_partial) else 2 if partials else 1]
+    return max(needed) <= tol
+
+
+def direct_terms(method: str, k: float, tol: float, *, partials: bool = True, k_partial: bool = True) -> int:
+    """Smallest M >= 1 whose direct-sum truncation bounds are <= ``tol``: the value's, with ``partials`` also the
+    slope's, and with ``k_partial`` as well ``k`` times the k-slope's (needed only where ``k`` is
+    differentiable, an array). Past ``MAX_TERMS`` it returns the first count found beyond it (no evaluation uses
+    such a count).
 
     >>> direct_terms("window", 10.0, 1e-7), direct_terms("window", 10.0, 1e-7, partials=False)
     (3, 2)
+    >>> direct_terms("window", 10.0, 1e-7, k_partial=False)
+    2
     """
     if method == "window":
         m = max(1, math.ceil(math.log(1.0 / tol - 1.0) / k))
     else:
         m = max(1, math.floor(math.log(1.0 / tol) / k) - 2)
     while m <= MAX_TERMS:
-        bounds = direct_bounds(method, k, m)
-        if (max(bounds) if partials else bounds[0]) <= tol:
+        if _within(direct_bounds(method, k, m), tol, partials, k_partial):
             return m
         m += 1
     return m
 
 
-def fourier_terms(method: str, k: float, tol: float, *, partials: bool = True) -> int:
-    """Smallest number of harmonics whose Fourier tail bounds are <= ``tol`` (the value's, and with ``partials``
-    also the slope's and ``k`` times the k-slope's); 0 means the identity.
+def fourier_terms(method: str, k: float, tol: float, *, partials: bool = True, k_partial: bool = True) -> int:
+    """Smallest number of harmonics whose Fourier tail bounds are <= ``tol`` (which bounds: as in
+    :func:`direct_terms`); 0 means the identity.
 
     >>> fourier_terms("window", 1.0, 2.0**-23), fourier_terms("window", 1.0, 2.0**-23, partials=False)
     (1, 0)
     """
     m = 0
-    while True:
-        bounds = fourier_bounds(method, k, m)
-        if (max(bounds) if partials else bounds[0]) <= tol:
-            return m
+    while not _within(fourier_bounds(method, k, m), tol, partials, k_partial):
         m += 1
         if m > 200:
             msg = f"Fourier series of {method} does not converge to {tol} at k={k}"
             raise ArithmeticError(msg)
+    return m
 
 
 @dataclass(frozen=True)
@@ -308,7 +315,9 @@ class Plan:
 
 
 def plan_for(method: str, k: float | None, tol: float) -> Plan:
-    """The evaluation plan for a Python-number ``k`` (``None`` means ``k`` is an array)."""
+    """The evaluation plan: for a Python-number ``k`` (a constant: no k-partial is ever taken) the value and the
+    slope within ``tol``; for an array ``k`` (``None``; learnable) the k-partial too, at the worst case of each
+    form's range."""
     if k is None:
         return Plan(
             "select",
@@ -316,8 +325,8 @@ def plan_for(method: str, k: float | None, tol: float) -> Plan:
             direct_terms(method, K_SWITCH, tol / 2.0),
         )
     if k < K_SWITCH:
-        return Plan("fourier", fourier_terms(method, k, tol), 0)
-    return Plan("direct", 0, direct_terms(method, k, tol / 2.0))
+        return Plan("fourier", fourier_terms(method, k, tol, k_partial=False), 0)
+    return Plan("direct", 0, direct_terms(method, k, tol / 2.0, k_partial=False))
 
 
 # ================================================================================ offsets

@@ -434,15 +434,15 @@ def terms_needed(method: str, k: float, tol: float, *, partials: bool = False) -
 
     The counts come from the guaranteed truncation bounds the library evaluates with (``docs/mathematics.md``):
     window pairs ``sigma(-kM) <= tol``, i.e. ``max(1, ceil(ln(1/tol - 1)/k))``; density the certified bound
-    B2(k, M); Fourier tails T1 and T2. With ``partials=True`` the slope and ``k`` times the k-slope must be
-    within ``tol`` too, which is what the core asks of itself (it also halves ``tol`` for direct sums, whose
-    centre changes). The direct sum is cheaper from k ~ 4.3-4.65 on. A count above 10**5 (the direct sum at
+    B2(k, M); Fourier tails T1 and T2. With ``partials=True`` the slope must be within ``tol`` too, which is
+    what the core asks of itself for a Python-number ``k`` (it also halves ``tol`` for direct sums, whose centre
+    changes; for an array ``k`` it bounds ``k`` times the k-slope as well). The direct sum is cheaper from k ~ 4.3-4.65 on. A count above 10**5 (the direct sum at
     tiny k, the Fourier series at large k: forms no evaluation uses there) is reported as None.
 
     >>> terms_needed("window", 2.0, 1e-16), terms_needed("density", 10.0, 1e-7)
     (Terms(direct=19, fourier=3), Terms(direct=2, fourier=11))
     >>> terms_needed("window", 2.0, 1e-16, partials=True)
-    Terms(direct=21, fourier=4)
+    Terms(direct=19, fourier=4)
     >>> terms_needed("tanh", 10.0, 1e-7)
     Terms(direct=None, fourier=None)
     """
@@ -454,9 +454,9 @@ def terms_needed(method: str, k: float, tol: float, *, partials: bool = False) -
         raise TypeError(msg)
     if method == "tanh":
         return Terms(None, None)
-    direct = rm.direct_terms(method, k, tol, partials=partials)
+    direct = rm.direct_terms(method, k, tol, partials=partials, k_partial=False)
     try:
-        fourier: int | None = rm.fourier_terms(method, k, tol, partials=partials)
+        fourier: int | None = rm.fourier_terms(method, k, tol, partials=partials, k_partial=False)
     except ArithmeticError:  # beyond 200 harmonics: the Fourier form is never used at such k
         fourier = None
     return Terms(direct if direct <= _TERMS_CAP else None, fourier)

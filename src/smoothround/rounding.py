@@ -612,8 +612,10 @@ class EvaluationPlan:
     ``form``: ``"fourier"`` (``terms`` harmonics; 0 = the identity), ``"direct"`` (``terms`` nearest-integer
     pairs; for ``"density"`` ``2 terms + 1`` weights), ``"closed"`` (the tanh method, no series) or ``"hard"``
     (``k = inf``). The bounds are guaranteed: ``truncation_bound`` on ``sup |truncated - exact|`` of the value,
-    ``slope_bound`` on that of ``d/dx`` and ``k_slope_bound`` on that of ``k * d/dk``. Each is at most ``tol``
-    (``tol / 2`` for direct sums, which jump by at most twice their value bound where their centre changes).
+    ``slope_bound`` on that of ``d/dx`` and ``k_slope_bound`` on that of ``k * d/dk``. The first two are at most
+    ``tol`` (``tol / 2`` for direct sums, which jump by at most twice their value bound where their centre
+    changes). A Python-number ``k`` is a constant, so no k-partial is taken and ``k_slope_bound`` is only
+    reported; an array ``k`` (learnable) is evaluated with enough terms for all three.
     """
 
     method: str
@@ -635,7 +637,7 @@ def evaluation_plan(method: str, k: float, *, dtype: str = "float64", tol: float
     >>> import smoothround
     >>> plan = smoothround.evaluation_plan("window", 10.0, dtype="float32")
     >>> plan.form, plan.terms, plan.truncation_bound <= plan.tol / 2, plan.slope_bound <= plan.tol / 2
-    ('direct', 3, True, True)
+    ('direct', 2, True, True)
     >>> smoothround.evaluation_plan("density", 2.0).form, smoothround.evaluation_plan("window", 0.4).terms
     ('fourier', 0)
     """
