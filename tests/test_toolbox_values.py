@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 from jax.test_util import check_grads
 from scipy.special import erf as sp_erf
+from scipy.special import erfc as sp_erfc
 from scipy.special import logsumexp as sp_logsumexp
 from scipy.special import softmax as sp_softmax
 
@@ -150,10 +151,10 @@ def test_elementwise_closed_forms() -> None:
         sr.smooth_clamp(X, lo=-1.0, hi=0.5, k=k), -1.0 + sp(X + 1) - sp(X - 0.5), rtol=1e-12, atol=1e-14
     )
     np.testing.assert_allclose(sr.smooth_step(X, k=k), 1 / (1 + np.exp(-k * X)), rtol=1e-13)
-    np.testing.assert_allclose(sr.smooth_step(X, k=k, method="erf"), (1 + sp_erf(k * X)) / 2, rtol=1e-13)
-    np.testing.assert_allclose(
-        sr.smooth_step(X, k=k, method="arctan"), 0.5 + np.arctan(k * X) / np.pi, rtol=1e-13
-    )
+    # the tails to full relative precision: erfc(-kx)/2 and atan(1/|kx|)/pi, not 1/2 + (cancelling) terms
+    np.testing.assert_allclose(sr.smooth_step(X, k=k, method="erf"), sp_erfc(-k * X) / 2, rtol=1e-13)
+    arctan_step = np.where(X < 0, np.arctan2(1.0, -k * X) / np.pi, 0.5 + np.arctan(k * X) / np.pi)
+    np.testing.assert_allclose(sr.smooth_step(X, k=k, method="arctan"), arctan_step, rtol=1e-13)
     np.testing.assert_allclose(sr.smooth_sign(X, k=k), 2 / (1 + np.exp(-k * X)) - 1, atol=1e-14)
 
 

@@ -1,9 +1,15 @@
-"""Smooth abs, relu, clamp, sign and Heaviside step: one elementwise op each, written once against ``xp``.
+"""Smooth abs, relu, clamp, sign and Heaviside step, and the three step kernels (logistic, erf, arctan) that the
+step, the sign and the mollifiers share: one elementwise op each, written once against ``xp``.
 
 Every op goes through :func:`smoothround._backends.apply`, so PyTorch and JAX differentiate it with the
 closed-form derivative below (an ``autograd.Function`` / ``custom_jvp`` that saves only the input). The stable
 forms (``|x| + log1p(e^{-2k|x|})/k`` and the like) contain ``|x|``, whose autodiff at ``x = 0`` would give a
 wrong derivative; the closed forms do not.
+
+Numerics, for every sharpness ``k > 0`` (a Python number, beyond the dtype's range included) and every float
+dtype: ``k x`` is formed by :class:`~smoothround.toolbox._numerics.Scale` (never ``inf * 0``), tails are computed
+directly (``sigmoid(kx)``, ``erfc(-kx)/2``, ``atan(1/|kx|)/pi``: no ``1/2 + 1/2 ...`` cancellation), heavy tails
+without squaring ``k x``, and a result beyond the largest finite number saturates there instead of overflowing.
 """
 
 from __future__ import annotations
@@ -14,59 +20,201 @@ from typing import Any
 
 from smoothround._backends import Prepared, apply, prepare
 from smoothround._validation import check_choice, check_positive, check_real_scalar
-from smoothround.toolbox._special import capped, erf, sigmoid, sigmoid_prime, softplus_excess
+from smoothround.toolbox._numerics import (
+    Scale,
+    largest,
+    reciprocal_product,
+    saturating_add,
+    saturating_div,
+    saturating_mul,
+    saturating_sub,
+)
+from smoothround.toolbox._special import erf, erfc, sigmoid, sigmoid_prime
 
 Array = Any
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_INV_PI = 1.0 / math.pi
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+_LOG2 = math.log(2.0)
+
+# |k x| beyond which each function has reached its limit to the last bit in every dtype (e^-800 = 0,
+# erfc(30) = 0, tanh(20) = 1): arguments are clipped there, so nothing overflows and inf never meets 0.
+EXP_CAP = 800.0
+ERF_CAP = 30.0
+TANH_CAP = 20.0
+
+STEP_METHODS = ("logistic", "erf", "arctan")
 
 
-def _value(kind: str, xp: Any, x: Array, k: float, lo: float, hi: float) -> Array:
-    if kind == "abs:logcosh":
-        return xp.abs(x) + softplus_excess(xp, 2.0 * k * x) / k
-    if kind == "abs:erf":
-        return x * erf(xp, k * x)
-    if kind == "abs:sqrt":
-        return xp.hypot(x, xp.full_like(x, 1.0 / k))
-    if kind == "relu:softplus":
-        return xp.maximum(x, xp.zeros_like(x)) + softplus_excess(xp, k * x) / k
-    if kind == "clamp:softplus":
-        hard = xp.clip(x, lo, hi)
-        return hard + (softplus_excess(xp, k * (x - lo)) - softplus_excess(xp, k * (x - hi))) / k
-    if kind == "sign:logistic":
-        return xp.tanh(0.5 * k * x)
-    if kind == "sign:erf":
-        return erf(xp, k * x)
-    if kind == "sign:arctan":
-        return (2.0 / math.pi) * xp.atan(k * x)
-    if kind.startswith("step:"):
-        return 0.5 + 0.5 * _value("sign:" + kind[5:], xp, x, k, lo, hi)
+# ---------------------------------------------------------------------------------------------- step kernels
+#
+# The smooth step S(k x) of each method, its derivative k S'(k x) (a density: the mollifier) and its second
+# derivative k^2 S''(k x):
+#   logistic  S = sigmoid(u)          S' = sigmoid'(u)          S'' = -sigmoid'(u) tanh(u/2)
+#   erf       S = erfc(-u) / 2        S' = e^{-u^2} / sqrt(pi)  S'' = -2 u e^{-u^2} / sqrt(pi)
+#   arctan    S = 1/2 + atan(u) / pi  S' = 1 / (pi (1 + u^2))  S'' = -2 u / (pi (1 + u^2)^2)
+# The arctan tails decay like 1/u and 1/u^2, so beyond |u| = 1 they are written in r = 1/(k x), which is formed
+# without forming k x: k S' = (r / x) / (pi (1 + r^2)) and k^2 S'' = -2 (r / x^2) / (pi (1 + r^2)^2).
+
+
+def _outside(xp: Any, x: Array, u: Array) -> tuple[Array, Array]:
+    """(|k x| > 1, x there and 1 elsewhere): the points of the heavy tail, and an x that is never 0."""
+    tail = xp.abs(u) > 1.0
+    return tail, xp.where(tail, x, xp.ones_like(x))
+
+
+def step_value(method: str, xp: Any, x: Array, k: Scale) -> Array:
+    """The smooth Heaviside step ``S(k x)``, accurate to rounding in both tails."""
+    if method == "logistic":
+        return sigmoid(xp, k.apply(xp, x, EXP_CAP))
+    if method == "erf":
+        return 0.5 * erfc(xp, -k.apply(xp, x, ERF_CAP))
+    u = k.apply(xp, x)
+    far_left = u < -1.0
+    r = reciprocal_product(xp, xp.where(far_left, x, -xp.ones_like(x)), k)  # 1/(k x) < 0
+    return xp.where(far_left, xp.atan(-r), xp.atan2(xp.ones_like(u), -u)) * _INV_PI
+
+
+def sign_value(method: str, xp: Any, x: Array, k: Scale) -> Array:
+    """``2 S(k x) - 1``, written without cancellation near 0: tanh(kx/2), erf(kx), (2/pi) atan(kx)."""
+    if method == "logistic":
+        return xp.tanh(0.5 * k.apply(xp, x, EXP_CAP))
+    if method == "erf":
+        return erf(xp, k.apply(xp, x, ERF_CAP))
+    return (2.0 * _INV_PI) * xp.atan(k.apply(xp, x))
+
+
+def step_density(method: str, xp: Any, x: Array, k: Scale, weight: float = 1.0) -> Array:
+    """``weight * k S'(k x)``, saturated at the largest number."""
+    kw = k.times(weight)
+    if method == "logistic":
+        return kw.apply(xp, sigmoid_prime(xp, k.apply(xp, x, EXP_CAP)))
+    if method == "erf":
+        u = k.apply(xp, x, ERF_CAP)
+        return kw.apply(xp, _INV_SQRT_PI * xp.exp(-u * u))
+    u = k.apply(xp, x)
+    tail, xt = _outside(xp, x, u)
+    ut = xp.where(tail, xp.zeros_like(u), u)
+    r = xp.where(tail, reciprocal_product(xp, xt, k), xp.zeros_like(u))  # |r| < 1 where used
+    far = (weight * _INV_PI) * saturating_div(xp, r, xt) / (1.0 + r * r)
+    return xp.where(tail, far, kw.apply(xp, _INV_PI / (1.0 + ut * ut)))
+
+
+def step_slope(method: str, xp: Any, x: Array, k: Scale, weight: float = 1.0) -> Array:
+    """``weight * k^2 S''(k x)``, saturated at the largest number."""
+    kw = k.times(weight)
+    if method == "logistic":
+        u = k.apply(xp, x, EXP_CAP)
+        return kw.apply(xp, k.apply(xp, -sigmoid_prime(xp, u) * xp.tanh(0.5 * u)))
+    if method == "erf":
+        u = k.apply(xp, x, ERF_CAP)
+        return kw.apply(xp, k.apply(xp, (-2.0 * _INV_SQRT_PI) * (u * xp.exp(-u * u))))
+    u = k.apply(xp, x)
+    tail, xt = _outside(xp, x, u)
+    ut = xp.where(tail, xp.zeros_like(u), u)
+    r = xp.where(tail, reciprocal_product(xp, xt, k), xp.zeros_like(u))
+    q = 1.0 + r * r
+    far = (-2.0 * weight * _INV_PI) * saturating_div(xp, saturating_div(xp, r, xt), xt) / (q * q)
+    p = 1.0 + ut * ut
+    return xp.where(tail, far, kw.apply(xp, k.apply(xp, (-2.0 * _INV_PI) * ut / (p * p))))
+
+
+# ---------------------------------------------------------------------------------------------- clamp
+
+
+def _clamp_half(xp: Any, near: Array, far: Array, k: Scale, kw: float, w: float) -> Array:
+    """``f - lo`` for the smooth clamp on the half nearer ``lo`` (``near = x - lo <= far = hi - x``).
+
+    ``f - lo = (1/k) log((1 + e^a) / (1 + e^b))`` with ``a = k near``, ``b = -k far``, ``a - b = k w``:
+    ``log1p(q)/k`` with ``q = e^a (1 - e^{-kw}) / (1 + e^b)``, which cancels nowhere (``1 - e^{-kw}`` is a
+    constant); for ``a > 0`` (then ``kw >= 1``) ``near + (log1p(e^-a) - log1p(e^b)) / k``.
+    """
+    a = k.apply(xp, near, EXP_CAP)
+    b = -k.apply(xp, far, EXP_CAP)
+    ratio = xp.exp(xp.minimum(a, xp.zeros_like(a)) if kw >= 1.0 else a) / (1.0 + xp.exp(b))
+    if kw < 1.0:  # (ek/k) ratio log1p(q)/q with q = ek ratio: no 1/k of a q rounded to 0 at tiny k
+        ek_over_k = w * (1.0 if kw < 1e-300 else -math.expm1(-kw) / kw)
+        q = ratio * -math.expm1(-kw)
+        positive = q > 0
+        q_safe = xp.where(positive, q, xp.ones_like(q))
+        log_ratio = xp.where(positive, xp.log1p(q_safe) / q_safe, xp.ones_like(q))
+        return Scale.of(ek_over_k).apply(xp, ratio * log_ratio)
+    q = ratio * -math.expm1(-kw)
+    inside = near + k.divide(xp, xp.log1p(xp.exp(-xp.maximum(a, xp.zeros_like(a)))) - xp.log1p(xp.exp(b)))
+    return xp.where(a > 0, inside, k.divide(xp, xp.log1p(q)))
+
+
+def _clamp_value(xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Array:
+    kw = k.value() * (hi - lo)
+    below = saturating_sub(xp, x, xp.zeros_like(x) + lo)  # x - lo
+    above = saturating_sub(xp, xp.zeros_like(x) + hi, x)  # hi - x
+    lower = below <= above
+    near, far = xp.where(lower, below, above), xp.where(lower, above, below)
+    e = _clamp_half(xp, near, far, k, kw, hi - lo)
+    out = xp.where(lower, lo + e, hi - e)
+    return xp.clip(out, lo, hi)  # within [lo, hi] at every k, to rounding
+
+
+def _clamp_derivative(xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Array:
+    """``sigmoid(k (x - lo)) - sigmoid(k (x - hi)) = sigmoid(k (x - lo)) sigmoid(k (hi - x)) (1 - e^{-kw})``."""
+    ek = -math.expm1(-k.value() * (hi - lo))
+    below = k.apply(xp, saturating_sub(xp, x, xp.zeros_like(x) + lo), EXP_CAP)
+    above = k.apply(xp, saturating_sub(xp, xp.zeros_like(x) + hi, x), EXP_CAP)
+    return sigmoid(xp, below) * sigmoid(xp, above) * ek
+
+
+# ---------------------------------------------------------------------------------------------- the ops
+
+
+def _value(kind: str, xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Array:
+    family, method = kind.split(":")
+    if family == "abs" and method == "logcosh":  # |x| + log1p(e^{-2k|x|}) / k
+        ax = xp.abs(x)
+        tail = xp.log1p(xp.exp(-k.times(2.0).apply(xp, ax, EXP_CAP)))
+        return saturating_add(xp, ax, k.divide(xp, tail), _LOG2 / k.value())
+    if family == "abs" and method == "erf":
+        ax = xp.abs(x)
+        return ax * erf(xp, k.apply(xp, ax, ERF_CAP))
+    if family == "abs":  # sqrt(x^2 + 1/k^2) = hypot(kx, 1) / k, or |x| hypot(1, 1/(kx)) beyond |kx| = 1
+        u = k.apply(xp, x)
+        tail, xt = _outside(xp, x, u)
+        far = saturating_mul(xp, xp.abs(x), xp.hypot(xp.ones_like(u), reciprocal_product(xp, xt, k)))
+        near = k.divide(xp, xp.hypot(xp.where(tail, xp.zeros_like(u), u), xp.ones_like(u)))
+        return xp.where(tail, far, near)
+    if family == "relu":  # max(x, 0) + log1p(e^{-k|x|}) / k
+        tail = xp.log1p(xp.exp(-k.apply(xp, xp.abs(x), EXP_CAP)))
+        return saturating_add(xp, xp.maximum(x, xp.zeros_like(x)), k.divide(xp, tail), _LOG2 / k.value())
+    if family == "clamp":
+        return _clamp_value(xp, x, k, lo, hi)
+    if family == "sign":
+        return sign_value(method, xp, x, k)
+    if family == "step":
+        return step_value(method, xp, x, k)
+    if family == "density":
+        return step_density(method, xp, x, k)
     raise AssertionError(kind)
 
 
-def _derivative(kind: str, xp: Any, x: Array, k: float, lo: float, hi: float) -> Array:
-    if kind == "abs:logcosh":
-        return xp.tanh(k * x)
-    if kind == "abs:erf":
-        u = k * capped(xp, x, 30.0 / k)  # erf(30) = 1 and 30 e^{-900} = 0: the limit, and no inf * 0 at inf
-        return erf(xp, u) + _TWO_OVER_SQRT_PI * (u * xp.exp(-u * u))
-    if kind == "abs:sqrt":
-        xc = capped(xp, x)  # the largest finite x gives +-1, the limit; inf / inf would be NaN
-        return xc / xp.hypot(xc, xp.full_like(xc, 1.0 / k))
-    if kind == "relu:softplus":
-        return sigmoid(xp, k * x)
-    if kind == "clamp:softplus":
-        return sigmoid(xp, k * (x - lo)) - sigmoid(xp, k * (x - hi))
-    if kind == "sign:logistic":
-        return 2.0 * k * sigmoid_prime(xp, k * x)
-    if kind == "sign:erf":
-        u = k * x
-        return (_TWO_OVER_SQRT_PI * k) * xp.exp(-u * u)
-    if kind == "sign:arctan":
-        u = k * x
-        return (2.0 * k / math.pi) / (1.0 + u * u)
-    if kind.startswith("step:"):
-        return 0.5 * _derivative("sign:" + kind[5:], xp, x, k, lo, hi)
+def _derivative(kind: str, xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Array:
+    family, method = kind.split(":")
+    if family == "abs" and method == "logcosh":
+        return xp.tanh(k.apply(xp, x, TANH_CAP))
+    if family == "abs" and method == "erf":  # erf(u) + (2/sqrt(pi)) u e^{-u^2}: bounded, no inf * 0
+        u = k.apply(xp, x, ERF_CAP)
+        return erf(xp, u) + (2.0 * _INV_SQRT_PI) * (u * xp.exp(-u * u))
+    if family == "abs":  # u / hypot(u, 1); the cap keeps hypot(u, 1) + ... finite
+        u = k.apply(xp, x, 0.25 * largest(xp, x.dtype))
+        return u / xp.hypot(u, xp.ones_like(u))
+    if family == "relu":
+        return sigmoid(xp, k.apply(xp, x, EXP_CAP))
+    if family == "clamp":
+        return _clamp_derivative(xp, x, k, lo, hi)
+    if family == "sign":
+        return step_density(method, xp, x, k, 2.0)
+    if family == "step":
+        return step_density(method, xp, x, k)
+    if family == "density":
+        return step_slope(method, xp, x, k)
     raise AssertionError(kind)
 
 
@@ -83,31 +231,49 @@ def _hard(kind: str, xp: Any, x: Array, lo: float, hi: float) -> Array:
     return 0.5 + 0.5 * xp.sign(x)
 
 
-@dataclass(unsafe_hash=True)
+def fit(xp: Any, value: Array, finite: Array, out_max: float) -> Array:
+    """``value`` saturated at ``out_max`` (a narrower output dtype's largest number) where the input is finite."""
+    if out_max >= largest(xp, value.dtype):
+        return value
+    return xp.where(finite, xp.clip(value, -out_max, out_max), value)
+
+
+def output_limit(prepared: Prepared) -> float:
+    """The largest finite number of the output dtype (float16 and bfloat16 are computed in float32)."""
+    xp, dtype = prepared.xp, prepared.out_dtype
+    try:
+        return float(xp.finfo(dtype).max)
+    except (TypeError, ValueError):
+        return math.inf
+
+
+@dataclass(frozen=True)
 class UnaryOp:
     """An elementwise smooth function of ``x`` with a Python-number sharpness (no gradient for ``k``)."""
 
     kind: str
-    k: float
+    k: Scale
     lo: float = 0.0
     hi: float = 0.0
+    out_max: float = math.inf
     param_names: tuple[str, ...] = ()
     straight_through: bool = False
 
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
-        return _value(self.kind, xp, x, self.k, self.lo, self.hi)
+        return fit(xp, _value(self.kind, xp, x, self.k, self.lo, self.hi), xp.isfinite(x), self.out_max)
 
     def hard(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
         return _hard(self.kind, xp, x, self.lo, self.hi)
 
     def partials(self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]) -> dict[str, Array]:
-        return {"x": _derivative(self.kind, xp, x, self.k, self.lo, self.hi)}
+        d = _derivative(self.kind, xp, x, self.k, self.lo, self.hi)
+        return {"x": fit(xp, d, xp.isfinite(x), self.out_max)}
 
 
-def sharpness(k: Any) -> float:
+def sharpness(k: Any, name: str = "k") -> float:
     """Validate a sharpness: a positive real number, ``inf`` meaning the hard function."""
-    value = check_real_scalar("k", k)
-    check_positive("k", value)
+    value = check_real_scalar(name, k)
+    check_positive(name, value)
     return value
 
 
@@ -116,7 +282,12 @@ def run_unary(kind: str, x: Any, k: Any, lo: float = 0.0, hi: float = 0.0) -> Ar
     prepared: Prepared = prepare(x)
     if math.isinf(kf):
         return prepared.finish(_hard(kind, prepared.xp, prepared.array, lo, hi))
-    return apply(UnaryOp(kind, kf, lo, hi), prepared, {})
+    return run_scaled(kind, prepared, Scale.of(kf), lo, hi)
+
+
+def run_scaled(kind: str, prepared: Prepared, k: Scale, lo: float = 0.0, hi: float = 0.0) -> Array:
+    """Apply the op ``kind`` with the exact sharpness ``k`` to a prepared input."""
+    return apply(UnaryOp(kind, k, lo, hi, output_limit(prepared)), prepared, {})
 
 
 # ---------------------------------------------------------------------------------------------- public
@@ -162,7 +333,8 @@ def smooth_clamp(x: Array, /, *, lo: float, hi: float, k: float) -> Array:
     """Smooth clamp of ``x`` to ``[lo, hi]`` with sharpness ``k``.
 
     Definition: ``lo + softplus_k(x - lo) - softplus_k(x - hi)`` with ``softplus_k(z) = (1/k) log(1 +
-    e^{kz})``; increasing, and strictly inside ``(lo, hi)``.
+    e^{kz})``; increasing, strictly inside ``(lo, hi)`` mathematically, and within ``[lo, hi]`` in floating
+    point for every k (at large k it rounds to ``lo`` and ``hi`` far out; as k -> 0 it tends to the midpoint).
 
     Limit: ``clip(x, lo, hi)`` as k -> inf. Guarantee: ``|f_k - clip| <= log(2)/k`` (both sides; approached at
     x = lo and x = hi when hi - lo >> 1/k); gradient (k/4)-Lipschitz.
@@ -173,10 +345,19 @@ def smooth_clamp(x: Array, /, *, lo: float, hi: float, k: float) -> Array:
     """
     lo_f = check_real_scalar("lo", lo)
     hi_f = check_real_scalar("hi", hi)
-    if not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f):
-        msg = f"`lo` and `hi` must be finite with lo < hi; got lo={lo!r}, hi={hi!r}."
+    if not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f and math.isfinite(hi_f - lo_f)):
+        msg = f"`lo` and `hi` must be finite with lo < hi and hi - lo finite; got lo={lo!r}, hi={hi!r}."
         raise ValueError(msg)
-    return run_unary("clamp:softplus", x, k, lo_f, hi_f)
+    kf = sharpness(k)
+    prepared = prepare(x)
+    top = float(prepared.xp.finfo(prepared.array.dtype).max)
+    if max(abs(lo_f), abs(hi_f)) > top:
+        msg = (f"`lo` and `hi` must lie within the range of x's dtype (+-{top:.6g}); "
+               f"got lo={lo!r}, hi={hi!r}.")
+        raise ValueError(msg)
+    if math.isinf(kf):
+        return prepared.finish(_hard("clamp:softplus", prepared.xp, prepared.array, lo_f, hi_f))
+    return run_scaled("clamp:softplus", prepared, Scale.of(kf), lo_f, hi_f)
 
 
 def smooth_sign(x: Array, /, k: float, *, method: str = "logistic") -> Array:
@@ -194,7 +375,7 @@ def smooth_sign(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     >>> smooth_sign(np.array([-1.0, 0.0, 0.1, 1.0]), k=10.0).round(4)
     array([-0.9999,  0.    ,  0.4621,  0.9999])
     """
-    method = check_choice("method", method, ("logistic", "erf", "arctan"))
+    method = check_choice("method", method, STEP_METHODS)
     return run_unary("sign:" + method, x, k)
 
 
@@ -202,7 +383,9 @@ def smooth_step(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     """Smooth Heaviside step with sharpness ``k``: ``(1 + smooth_sign(x, k=k, method=method)) / 2``.
 
     Definition, by ``method``: "logistic" ``sigmoid(kx)``; "erf" ``(1 + erf(kx))/2``; "arctan"
-    ``1/2 + arctan(kx)/pi``.
+    ``1/2 + arctan(kx)/pi``. Evaluated as ``sigmoid(kx)``, ``erfc(-kx)/2`` and ``atan(1/|kx|)/pi`` (for
+    ``kx < -1``), so the small values left of the jump are exact to rounding (``smooth_step(-40, k=1) =
+    4.25e-18``, not 0).
 
     Limit: the Heaviside step with H(0) = 1/2 as k -> inf. Guarantee: uniform error 1/2 for every k (near the
     jump); for |x| >= d the error is ``sigmoid(-kd)``, ``erfc(kd)/2`` and ``arctan(1/(kd))/pi``; gradient
@@ -212,5 +395,5 @@ def smooth_step(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     >>> smooth_step(np.array([-1.0, 0.0, 0.1, 1.0]), k=10.0).round(4)
     array([0.    , 0.5   , 0.7311, 1.    ])
     """
-    method = check_choice("method", method, ("logistic", "erf", "arctan"))
+    method = check_choice("method", method, STEP_METHODS)
     return run_unary("step:" + method, x, k)

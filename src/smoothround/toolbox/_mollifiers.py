@@ -9,6 +9,7 @@ derivative ``sum_i (v_i - v_{i-1}) phi_w(x - b_i)`` is the backward of an elemen
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,34 +18,28 @@ import numpy as np
 
 from smoothround._backends import apply, prepare
 from smoothround._validation import _concrete_values, check_choice, check_positive, check_real_scalar
-from smoothround.toolbox._special import erf, sigmoid, sigmoid_prime
+from smoothround.toolbox._elementwise import fit, output_limit, run_scaled, step_density, step_value
+from smoothround.toolbox._numerics import Scale, saturating_sub
 
 Array = Any
 
 KERNELS = ("gaussian", "cauchy", "logistic")
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-def _pdf(kernel: str, xp: Any, z: Array) -> Array:
-    if kernel == "gaussian":
-        return _INV_SQRT_2PI * xp.exp(-0.5 * z * z)
-    if kernel == "cauchy":
-        return (1.0 / math.pi) / (1.0 + z * z)
-    return sigmoid_prime(xp, z)
-
-
-def _cdf(kernel: str, xp: Any, z: Array) -> Array:
-    if kernel == "gaussian":
-        return 0.5 + 0.5 * erf(xp, z * (1.0 / math.sqrt(2.0)))
-    if kernel == "cauchy":
-        return 0.5 + xp.atan(z) / math.pi
-    return sigmoid(xp, z)
+#: the smooth step whose derivative each kernel is: its CDF is that step at sharpness 1/width (1/(width
+#: sqrt 2) for the Gaussian, whose standard deviation is the width)
+STEP_OF_KERNEL = {"gaussian": "erf", "cauchy": "arctan", "logistic": "logistic"}
 
 
 def _width(width: Any) -> float:
     value = check_real_scalar("width", width)
     check_positive("width", value, allow_inf=False)
     return value
+
+
+def kernel_sharpness(kernel: str, width: float) -> Scale:
+    """The sharpness of the step whose derivative is the kernel of this width, exactly (``1/w`` may
+    overflow a Python float)."""
+    scale = Scale.of(width)
+    return (scale.times(math.sqrt(2.0)) if kernel == "gaussian" else scale).inverse()
 
 
 def mollifier(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> Array:
@@ -55,7 +50,9 @@ def mollifier(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> A
     ``e^{-x/w} / (w (1 + e^{-x/w})^2)`` (scale w, standard deviation w pi/sqrt(3)).
 
     Limit: the Dirac delta as w -> 0 (its integral against any bounded continuous function tends to the value
-    at 0). Guarantee: nonnegative, even, integral exactly 1 (checked numerically in the tests).
+    at 0). Guarantee: nonnegative, even, integral exactly 1 (checked numerically in the tests). It is the
+    derivative of :func:`mollifier_cdf`; a density beyond the largest number (``w`` below ``1/max``)
+    saturates there.
 
     >>> import numpy as np
     >>> mollifier(np.array([0.0, 1.0]), kernel="logistic", width=0.5).round(4)
@@ -63,12 +60,7 @@ def mollifier(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> A
     """
     kernel = check_choice("kernel", kernel, KERNELS)
     w = _width(width)
-    prepared = prepare(x)
-    xp, z = prepared.xp, prepared.array / w
-    # at +-inf the density is its limit 0, and so is its autodiff gradient (not inf * 0 = NaN)
-    inf = xp.isinf(z)
-    density = _pdf(kernel, xp, xp.where(inf, xp.zeros_like(z), z)) / w
-    return prepared.finish(xp.where(inf, xp.zeros_like(z), density))
+    return run_scaled("density:" + STEP_OF_KERNEL[kernel], prepare(x), kernel_sharpness(kernel, w))
 
 
 def mollifier_cdf(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> Array:
@@ -77,7 +69,7 @@ def mollifier_cdf(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) 
     Definition: "gaussian" ``(1 + erf(x / (w sqrt 2))) / 2``; "cauchy" ``1/2 + arctan(x/w)/pi``; "logistic"
     ``sigmoid(x/w)``. Limit: the Heaviside step (H(0) = 1/2) as w -> 0. Guarantee: it equals
     ``smooth_step(x, k=1/(w sqrt 2), method="erf")``, ``smooth_step(x, k=1/w, method="arctan")`` and
-    ``smooth_step(x, k=1/w)`` respectively.
+    ``smooth_step(x, k=1/w)`` respectively (the same code).
 
     >>> import numpy as np
     >>> mollifier_cdf(np.array([-1.0, 0.0, 1.0]), kernel="cauchy", width=1.0).round(4)
@@ -85,39 +77,50 @@ def mollifier_cdf(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) 
     """
     kernel = check_choice("kernel", kernel, KERNELS)
     w = _width(width)
-    prepared = prepare(x)
-    return prepared.finish(_cdf(kernel, prepared.xp, prepared.array / w))
+    return run_scaled("step:" + STEP_OF_KERNEL[kernel], prepare(x), kernel_sharpness(kernel, w))
 
 
-@dataclass(unsafe_hash=True)
+@dataclass(frozen=True)
 class StepsOp:
-    """The convolution of a piecewise-constant function with a kernel, as one elementwise op of ``x``."""
+    """The convolution of a piecewise-constant function with a kernel, as one elementwise op of ``x``.
 
-    kernel: str
-    width: float
+    The value is the step function itself plus, per breakpoint, the jump times the kernel's tail on the far
+    side (``CDF(z) - [z >= 0] = -sign(z) CDF(-|z|)``): the exact value of the interval holding ``x`` plus small
+    terms, so sums over many breakpoints keep their digits.
+    """
+
+    method: str
+    k: Scale
     breakpoints: tuple[float, ...]
-    jumps: tuple[float, ...]
-    base: float
+    values: tuple[float, ...]
+    out_max: float = math.inf
     param_names: tuple[str, ...] = ()
     straight_through: bool = False
 
+    def _jumps(self) -> list[float]:
+        return [b - a for a, b in itertools.pairwise(self.values)]
+
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
-        out = xp.zeros_like(x) + self.base
-        for b, jump in zip(self.breakpoints, self.jumps, strict=True):
-            out = out + jump * _cdf(self.kernel, xp, (x - b) / self.width)
-        return out
+        out = self.hard(xp, x, params)
+        for b, jump in zip(self.breakpoints, self._jumps(), strict=True):
+            z = saturating_sub(xp, x, xp.zeros_like(x) + b)
+            tail = step_value(self.method, xp, -xp.abs(z), self.k)
+            out = out + jump * xp.where(z >= 0, -tail, tail)
+        return fit(xp, out, xp.isfinite(x), self.out_max)
 
     def hard(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
-        out = xp.zeros_like(x) + self.base
-        for b, jump in zip(self.breakpoints, self.jumps, strict=True):
-            out = out + jump * xp.astype(x >= b, x.dtype)
+        """The step function: ``values[i]`` on ``[breakpoints[i-1], breakpoints[i])``, selected exactly."""
+        out = xp.zeros_like(x) + self.values[0]
+        for b, v in zip(self.breakpoints, self.values[1:], strict=True):
+            out = xp.where(x >= b, xp.zeros_like(x) + v, out)
         return out
 
     def partials(self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]) -> dict[str, Array]:
         out = xp.zeros_like(x)
-        for b, jump in zip(self.breakpoints, self.jumps, strict=True):
-            out = out + (jump / self.width) * _pdf(self.kernel, xp, (x - b) / self.width)
-        return {"x": out}
+        for b, jump in zip(self.breakpoints, self._jumps(), strict=True):
+            z = saturating_sub(xp, x, xp.zeros_like(x) + b)
+            out = out + jump * step_density(self.method, xp, z, self.k)
+        return {"x": fit(xp, out, xp.isfinite(x), self.out_max)}
 
 
 def _constant_vector(name: str, value: Any) -> np.ndarray:
@@ -161,9 +164,20 @@ def smooth_steps(x: Array, breakpoints: Any, values: Any, /, *, kernel: str = "l
         msg = (f"`values` must have one more element than `breakpoints` ({bps.shape[0] + 1}); "
                f"got {vals.shape[0]}.")
         raise ValueError(msg)
-    if np.any(np.diff(bps) <= 0):
+    if np.any(bps[1:] <= bps[:-1]):
         msg = "`breakpoints` must be strictly increasing; got " + np.array2string(bps, threshold=8) + "."
         raise ValueError(msg)
-    jumps = tuple(float(j) for j in np.diff(vals))
-    op = StepsOp(kernel, w, tuple(float(b) for b in bps), jumps, float(vals[0]))
-    return apply(op, prepare(x), {})
+    with np.errstate(over="ignore"):
+        jumps_finite = bool(np.all(np.isfinite(np.diff(vals))))
+    if not jumps_finite:
+        msg = "`values` must have finite differences (jumps); got " + np.array2string(vals, threshold=8) + "."
+        raise ValueError(msg)
+    prepared = prepare(x)
+    top = float(prepared.xp.finfo(prepared.array.dtype).max)
+    if np.any(np.abs(vals) > top) or np.any(np.abs(bps) > top):
+        msg = f"`breakpoints` and `values` must lie within the range of x's dtype (+-{top:.6g})."
+        raise ValueError(msg)
+    method = STEP_OF_KERNEL[kernel]
+    op = StepsOp(method, kernel_sharpness(kernel, w), tuple(float(b) for b in bps), tuple(float(v) for v in vals),
+                 output_limit(prepared))
+    return apply(op, prepared, {})
