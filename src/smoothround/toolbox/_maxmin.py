@@ -1,10 +1,12 @@
 """Smooth max and min (over an axis and pairwise), softmax, soft argmax and the soft one-hot, written once in
 ``xp``.
 
-The reductions over an axis are plain array-API expressions shifted by the maximum, which PyTorch and JAX
-differentiate stably (the gradient through the shift cancels exactly). The pairwise forms are elementwise ops
-with closed-form partials in ``a`` and ``b`` (through :func:`smoothround._backends.apply`), because their
-stable forms contain ``|a - b|`` and ``max(a, b)``, whose autodiff at ``a = b`` would be wrong.
+The pairwise forms are elementwise ops with closed-form partials in ``a`` and ``b`` (through
+:func:`smoothround._backends.apply`), because their stable forms contain ``|a - b|`` and ``max(a, b)``, whose
+autodiff at ``a = b`` would be wrong. The functions over an axis are row ops (:mod:`._rows`) with closed-form
+derivatives too: they work with ``x - max(x)`` (nothing of the size of ``|x|`` enters a derivative), centre
+every derivative on the row's argmax (the Jacobian-vector products cancel nowhere, in forward and reverse mode),
+and create no infinity from a finite row.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from smoothround._validation import (
     check_optional_int,
     is_python_number,
 )
-from smoothround.toolbox._elementwise import sharpness
-from smoothround.toolbox._special import capped, erfc, sigmoid, sigmoid_prime, softplus_excess
+from smoothround.toolbox._elementwise import ERF_CAP, EXP_CAP, fit, output_limit, sharpness
+from smoothround.toolbox._numerics import Scale, largest, saturating_add, saturating_mul, saturating_sub
+from smoothround.toolbox._rows import rows_apply
+from smoothround.toolbox._special import erf, erfc, sigmoid, sigmoid_prime
 
 Array = Any
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+_LOG2 = math.log(2.0)
 PAIRWISE_METHODS = ("logsumexp", "boltzmann", "acon", "erf", "sqrt", "power")
 AXIS_METHODS = ("logsumexp", "boltzmann")
 
@@ -36,47 +41,39 @@ AXIS_METHODS = ("logsumexp", "boltzmann")
 # ---------------------------------------------------------------------------------------------- pairwise
 
 
-# |k (a - b)| beyond which each method's correction to max(a, b) and its partials equal their limit exactly in
-# every float dtype (e^-800 and erfc(30) underflow to 0); the sqrt tail decays like 1/u^2 and is capped only so
-# that nothing overflows.
-_U_CAP = {"logsumexp": 800.0, "boltzmann": 800.0, "acon": 800.0, "erf": 30.0, "sqrt": math.inf}
-
-
-def _difference(xp: Any, a: Array, b: Array, method: str, k: float) -> Array:
-    """``a - b``, capped where the correction has reached its limit, and 0 where ``a == b``.
-
-    A tie of two equal infinities is a tie (not inf - inf = NaN); an infinite operand gives the hard limit
-    (capping turns inf * 0 into (cap) * 0 = 0), and ``k (a - b)`` never overflows.
-    """
-    if isinstance(a, np.ndarray):  # NumPy only: torch.compile cannot trace np.errstate
-        with np.errstate(over="ignore"):  # |a - b| > the largest number: inf, then capped
-            d = a - b
-    else:
-        d = a - b
-    return capped(xp, xp.where(a == b, xp.zeros_like(d), d), _U_CAP[method] / k)
-
-
-def _max_value(method: str, xp: Any, a: Array, b: Array, k: float) -> Array:
-    """``max(a, b)`` plus a correction that depends on ``|a - b|`` only, so nothing cancels.
-
-    The textbook forms ``(a + b + d erf(kd)) / 2`` and ``(a + b + sqrt(d^2 + 1/k^2)) / 2`` add ``|d|/2`` to
-    ``(a + b)/2`` and lose every digit of the result below ``ulp(|d|)`` (``max(-1e16, 1) = 0``); here
-    ``max(a, b) - |d| erfc(k|d|) / 2`` and ``max(a, b) + mu^2 / (2 (hypot(d, mu) + |d|))`` (``mu = 1/k``)
-    are exact to rounding.
-    """
-    d = _difference(xp, a, b, method, k)
-    m = xp.maximum(a, b)
-    if method == "logsumexp":
-        return m + softplus_excess(xp, k * d) / k
-    ad = xp.abs(d)
-    if method in ("boltzmann", "acon"):
-        return m - ad * sigmoid(xp, -k * ad)
+def _cap(method: str, xp: Any, dtype: Any) -> float:
+    """|k (a - b)| beyond which the method's correction and partials are at their limit in every dtype (e^-800
+    and erfc(30) are 0); the sqrt tail decays like 1/u^2 and is capped only so that nothing overflows."""
     if method == "erf":
-        return m - 0.5 * ad * erfc(xp, k * ad)
+        return ERF_CAP
     if method == "sqrt":
-        mu = 1.0 / k
-        return m + (0.5 * mu) * (mu / (xp.hypot(ad, xp.full_like(ad, mu)) + ad))
-    raise AssertionError(method)
+        return 0.25 * largest(xp, dtype)
+    return EXP_CAP
+
+
+def _max_value(method: str, xp: Any, a: Array, b: Array, k: Scale) -> Array:
+    """``max(a, b)`` plus a correction in ``|a - b|``, for finite ``a`` and ``b``, without cancellation.
+
+    Where ``u = k |a - b| > 1``: ``max(a, b)`` minus a small correction (``|d| sigmoid(-u)`` for boltzmann,
+    ``|d| erfc(u) / 2`` for erf); closer, where the result is near the mean, ``(a + b) / 2`` plus the odd part
+    (``(|d| / 2) tanh(u / 2)``, ``(|d| / 2) erf(u)``), which keeps the digits of a result near 0 whose operands
+    are large. log-sum-exp and sqrt add a positive correction to the max (``log1p(e^-u) / k`` and
+    ``1 / (2k (hypot(u, 1) + u))``), saturated at the largest number.
+    """
+    ad = xp.abs(saturating_sub(xp, a, b))
+    m = xp.maximum(a, b)
+    u = k.apply(xp, ad, _cap(method, xp, a.dtype))
+    if method == "logsumexp":
+        return saturating_add(xp, m, k.divide(xp, xp.log1p(xp.exp(-u))), _LOG2 / k.value())
+    if method == "sqrt":
+        correction = k.divide(xp, 0.5 / (xp.hypot(u, xp.ones_like(u)) + u))
+        return saturating_add(xp, m, correction, 0.5 / k.value())
+    mean = 0.5 * a + 0.5 * b
+    if method in ("boltzmann", "acon"):
+        near, far = mean + (0.5 * ad) * xp.tanh(0.5 * u), m - ad * sigmoid(xp, -u)
+    else:
+        near, far = mean + (0.5 * ad) * erf(xp, u), m - (0.5 * ad) * erfc(xp, u)
+    return xp.where(u > 1.0, far, near)
 
 
 def _max_partial_a(method: str, xp: Any, u: Array) -> Array:
@@ -89,7 +86,7 @@ def _max_partial_a(method: str, xp: Any, u: Array) -> Array:
     if method in ("boltzmann", "acon"):
         return sigmoid(xp, u) + u * sigmoid_prime(xp, u)
     if method == "erf":
-        return 0.5 * erfc(xp, -u) + (0.5 * _TWO_OVER_SQRT_PI) * (u * xp.exp(-u * u))
+        return 0.5 * erfc(xp, -u) + _INV_SQRT_PI * (u * xp.exp(-u * u))
     if method == "sqrt":
         s = xp.abs(u)
         h = xp.hypot(s, xp.ones_like(s))
@@ -98,55 +95,88 @@ def _max_partial_a(method: str, xp: Any, u: Array) -> Array:
     raise AssertionError(method)
 
 
-def _power(xp: Any, a: Array, b: Array, p: float, is_min: bool) -> tuple[Array, Array, Array]:
-    """The power mean and its two partials, for a, b >= 0, with no overflow and no 0/0."""
+def _power(xp: Any, a: Array, b: Array, k: Scale, is_min: bool) -> tuple[Array, Array, Array]:
+    """The power mean ``(a^p + b^p)^(1/p)`` (``p = k``, or ``-k`` for the min) and its two partials, for
+    finite ``a, b >= 0``: with ``r = min/max`` and ``q = r^p``, max ``= hi (1 + q)^(1/p)``, min ``= lo (1 +
+    q)^(-1/p)``; powers are ``exp(p log r)`` with ``p log r`` formed exactly, so nothing overflows at any k."""
+    p = k.value()
     hi, lo = xp.maximum(a, b), xp.minimum(a, b)
-    zero = xp.zeros_like(hi)
+    zero, one = xp.zeros_like(hi), xp.ones_like(hi)
+    positive = lo > 0
+    r = xp.where(positive, lo, one) / xp.where(positive, hi, one)
+    # log r: log1p((lo - hi)/hi) near 1, where log(r) would lose the digits that p log r needs
+    log_r = xp.where(r > 0.5, xp.log1p(xp.where(positive, lo - hi, zero) / xp.where(positive, hi, one)),
+                     xp.log(r))
+    q = xp.where(positive, xp.exp(k.apply(xp, log_r, EXP_CAP)), zero)  # r^p
+    log1p_q = xp.log1p(q)
     if not is_min:
-        r = lo / xp.where(hi > 0, hi, zero + 1.0)
-        f = hi * xp.exp(xp.log1p(r**p) / p)
-        f_safe = xp.where(f > 0, f, zero + 1.0)
-        tie = zero + 2.0 ** (-1.0 / p)
-        ra, rb = xp.where(f > 0, a / f_safe, tie), xp.where(f > 0, b / f_safe, tie)
-        return f, ra ** (p - 1.0), rb ** (p - 1.0)
-    r = lo / xp.where(hi > 0, hi, zero + 1.0)
-    f = lo * xp.exp(-xp.log1p(r**p) / p)
-    one, tie = zero + 1.0, zero + 2.0 ** (-1.0 / p)
-    ra = xp.where(a > 0, f / xp.where(a > 0, a, one), xp.where(b > 0, one, tie))
-    rb = xp.where(b > 0, f / xp.where(b > 0, b, one), xp.where(a > 0, one, tie))
-    return f, ra ** (p + 1.0), rb ** (p + 1.0)
+        f = saturating_mul(xp, hi, xp.exp(k.divide(xp, log1p_q)))
+        d_hi = xp.exp(-log1p_q * ((p - 1.0) / p))  # (hi / f)^(p - 1)
+        r_pow = xp.where(positive, xp.exp(_times(xp, log_r, p - 1.0)), one if p == 1.0 else zero)  # r^(p-1)
+        d_lo = r_pow * d_hi  # (lo / f)^(p - 1)
+        zero_both = hi == 0  # a = b = 0: f = 0 and the tie's partials
+        d_hi = xp.where(zero_both, zero + 2.0 ** (-(p - 1.0) / p), d_hi)
+        d_lo = xp.where(zero_both, zero + 2.0 ** (-(p - 1.0) / p), d_lo)
+    else:
+        f = lo * xp.exp(-k.divide(xp, log1p_q))
+        d_lo = xp.exp(-log1p_q * ((p + 1.0) / p))  # (f / lo)^(p + 1)
+        d_hi = xp.where(positive, xp.exp(_times(xp, log_r, p + 1.0)), zero) * d_lo  # r^(p+1) (f / lo)^(p+1)
+        # lo = 0: f = 0, d/dlo = 1 (the limit r -> 0), d/dhi = 0; both 0: the tie's partials
+        zero_both = hi == 0
+        d_lo = xp.where(positive, d_lo, xp.where(zero_both, zero + 2.0 ** (-(p + 1.0) / p), one))
+        d_hi = xp.where(zero_both, zero + 2.0 ** (-(p + 1.0) / p), d_hi)
+    a_is_hi = a >= b
+    return f, xp.where(a_is_hi, d_hi, d_lo), xp.where(a_is_hi, d_lo, d_hi)
 
 
-@dataclass(unsafe_hash=True)
+def _times(xp: Any, v: Array, factor: float) -> Array:
+    """``v * factor`` for a Python number ``factor >= 0`` (0 allowed), saturated at the exp cap."""
+    if factor == 0.0:
+        return xp.zeros_like(v)
+    return Scale.of(factor).apply(xp, v, EXP_CAP)
+
+
+@dataclass(frozen=True)
 class PairwiseOp:
     """Smooth max (``is_min`` False) or min of ``x`` and the parameter ``b``."""
 
     method: str
-    k: float
+    k: Scale
     is_min: bool
+    out_max: float = math.inf
     param_names: tuple[str, ...] = ("b",)
     straight_through: bool = False
 
+    def _operands(self, xp: Any, x: Array, b: Array) -> tuple[Array, Array, Array]:
+        """Finite stand-ins for the operands (an infinity becomes the largest number: the hard limit follows
+        from the caps), and where both are finite."""
+        top = largest(xp, x.dtype)
+        finite = xp.isfinite(x) & xp.isfinite(b)
+        return xp.clip(x, -top, top), xp.clip(b, -top, top), finite
+
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
         b = params["b"]
+        a_c, b_c, finite = self._operands(xp, x, b)
         if self.method == "power":
-            return _power(xp, x, b, self.k, self.is_min)[0]
-        if self.is_min:
-            return -_max_value(self.method, xp, -x, -b, self.k)
-        return _max_value(self.method, xp, x, b, self.k)
+            smooth = _power(xp, a_c, b_c, self.k, self.is_min)[0]
+        elif self.is_min:
+            smooth = -_max_value(self.method, xp, -a_c, -b_c, self.k)
+        else:
+            smooth = _max_value(self.method, xp, a_c, b_c, self.k)
+        out = xp.where(finite, smooth, self.hard(xp, x, params))
+        return fit(xp, out, finite, self.out_max)
 
     def hard(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
         return xp.minimum(x, params["b"]) if self.is_min else xp.maximum(x, params["b"])
 
     def partials(self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]) -> dict[str, Array]:
         b = params["b"]
+        a_c, b_c, _ = self._operands(xp, x, b)
         if self.method == "power":
-            _, da, db = _power(xp, x, b, self.k, self.is_min)
+            _, da, db = _power(xp, a_c, b_c, self.k, self.is_min)
         else:
-            d = _difference(xp, -x, -b, self.method, self.k) if self.is_min else _difference(
-                xp, x, b, self.method, self.k
-            )
-            u = self.k * d
+            d = saturating_sub(xp, b_c, a_c) if self.is_min else saturating_sub(xp, a_c, b_c)
+            u = self.k.apply(xp, d, _cap(self.method, xp, x.dtype))
             da, db = _max_partial_a(self.method, xp, u), _max_partial_a(self.method, xp, -u)
         shape = np.broadcast_shapes(tuple(x.shape), tuple(b.shape))
         return {"x": xp.broadcast_to(da, shape), "b": xp.broadcast_to(db, shape)}
@@ -218,9 +248,10 @@ def _pairwise(a: Any, b: Any, k: Any, method: str, is_min: bool) -> Array:
             raise ValueError(msg)
         _check_nonnegative("a", prepared.array)
         _check_nonnegative("b", b_arr)
-    op = PairwiseOp(method, kf, is_min)
     if math.isinf(kf):
+        op = PairwiseOp(method, Scale.of(1.0), is_min)
         return prepared.finish(op.hard(prepared.xp, prepared.array, {"b": b_arr}))
+    op = PairwiseOp(method, Scale.of(kf), is_min, output_limit(prepared))
     return apply(op, prepared, {"b": b_arr})
 
 
@@ -271,6 +302,144 @@ def smooth_minimum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp"
 # ---------------------------------------------------------------------------------------------- over an axis
 
 
+def _positions(xp: Any, like: Array, n: int) -> Array:
+    """0, 1, ..., n - 1 in ``like``'s dtype (and device)."""
+    pos = xp.arange(n, dtype=like.dtype)
+    if getattr(xp, "__name__", "").endswith("torch"):
+        pos = pos.to(like.device)
+    return pos
+
+
+def _softmax_parts(xp: Any, x: Array, k: Scale) -> tuple[Array, ...]:
+    """The pieces of ``softmax(k x)`` along the last axis, computed from ``s = x - max(x) <= 0``.
+
+    Returns ``m`` (the max, kept), ``finite`` (whether it is finite), ``s``, ``u = k s`` (clipped at -800, 0 in
+    rows with an infinite max), ``e = e^u`` (0 for -inf entries), the weights ``w = e / sum(e)``, ``tie`` (the
+    entries equal to the max) and ``onehot`` (the first of them). A row whose max is +inf (or all -inf) gets the
+    hard limit: the entries equal to its max share the weight equally. A NaN makes its row NaN. No infinity is
+    created from a finite row.
+    """
+    m = xp.max(x, axis=-1, keepdims=True)
+    finite = xp.isfinite(m)
+    zero = xp.zeros_like(x)
+    s = saturating_sub(xp, xp.where(finite, x, zero), xp.where(finite, m, xp.zeros_like(m)))
+    u = k.apply(xp, s, EXP_CAP)
+    minus_inf = xp.isinf(x) & (x < 0)
+    e = xp.where(minus_inf, zero, xp.exp(u))
+    limit = xp.where(xp.isnan(m), m + zero, xp.astype(x == m, x.dtype))
+    e = xp.where(finite, e, limit)
+    u = xp.where(finite, u, zero)
+    tie = (u == 0) & ~minus_inf
+    w = e / xp.sum(e, axis=-1, keepdims=True)
+    first = xp.argmax(x, axis=-1, keepdims=True)
+    onehot = xp.astype(_positions(xp, x, x.shape[-1]) == xp.astype(first, x.dtype), x.dtype)
+    return m, finite, s, u, e, w, tie, onehot
+
+
+def _centred(xp: Any, v: Array, w: Array, onehot: Array) -> Array:
+    """``v - sum(w v)`` along the last axis, as ``(v - v_M) - sum(w (v - v_M))`` with M the argmax: the sum is
+    over small terms, so no cancellation where the weights are nearly one-hot."""
+    d = v - xp.sum(onehot * v, axis=-1, keepdims=True)
+    return d - xp.sum(w * d, axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class AxisOp:
+    """log-sum-exp, Boltzmann, softmax or soft argmax along the last axis, with sharpness ``k``."""
+
+    kind: str
+    k: Scale
+    out_max: float = math.inf
+
+    def value(self, xp: Any, x: Array) -> Array:
+        m, finite, s, _, e, w, tie, onehot = _softmax_parts(xp, x, self.k)
+        if self.kind == "softmax":
+            return w
+        if self.kind == "argmax":
+            pos = _positions(xp, x, x.shape[-1])
+            base = xp.sum(onehot * pos, axis=-1)
+            return base + xp.sum(w * (pos - base[..., None]), axis=-1)
+        ms = xp.where(finite, m, xp.zeros_like(m))
+        if self.kind == "logsumexp":  # log(sum e) = log1p(the sum beyond one maximal term): exact near 1
+            beyond = xp.sum(xp.astype(tie, x.dtype), axis=-1, keepdims=True) - 1.0
+            beyond = beyond + xp.sum(xp.where(tie, xp.zeros_like(e), e), axis=-1, keepdims=True)
+            log_n = math.log(x.shape[-1]) if x.shape[-1] > 1 else 0.0
+            smooth = saturating_add(xp, ms, self.k.divide(xp, xp.log1p(beyond)), log_n / self.k.value())
+        else:
+            smooth = ms + xp.sum(w * s, axis=-1, keepdims=True)
+        out = xp.squeeze(xp.where(finite, smooth, m), axis=-1)
+        return fit(xp, out, xp.squeeze(finite, axis=-1), self.out_max)
+
+    def _gradient(self, xp: Any, x: Array) -> Array:
+        """The gradient of a reduction, per element of the row."""
+        _, _, _, u, _, w, _, onehot = _softmax_parts(xp, x, self.k)
+        if self.kind == "logsumexp":
+            return w
+        if self.kind == "boltzmann":  # w_j (1 + k (x_j - B)) = w_j (1 + u_j - sum w u)
+            return w * (1.0 + (u - xp.sum(w * u, axis=-1, keepdims=True)))
+        pos = _positions(xp, x, x.shape[-1])  # argmax: k w_j (j - A)
+        return self.k.apply(xp, w * _centred(xp, xp.zeros_like(x) + pos, w, onehot))
+
+    def jvp(self, xp: Any, x: Array, t: Array) -> Array:
+        if self.kind == "softmax":
+            return self._softmax_product(xp, x, t)
+        return xp.sum(self._gradient(xp, x) * t, axis=-1)
+
+    def vjp(self, xp: Any, x: Array, g: Array) -> Array:
+        if self.kind == "softmax":  # the Jacobian is symmetric
+            return self._softmax_product(xp, x, g)
+        return g[..., None] * self._gradient(xp, x)
+
+    def _softmax_product(self, xp: Any, x: Array, t: Array) -> Array:
+        """``k (diag w - w w^T) t``, centred on the argmax on both sides (``J = P^T J P`` with ``P t = t -
+        t_M``), so this product and its transpose are free of cancellation."""
+        _, _, _, _, _, w, _, onehot = _softmax_parts(xp, x, self.k)
+        y = self.k.apply(xp, w) * _centred(xp, t, w, onehot)
+        return y - onehot * xp.sum(y, axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class OnehotOp:
+    """``softmax(-k (index - j)^2)`` over the classes ``j = 0..n-1``, as a new last axis."""
+
+    n: int
+    k: Scale
+
+    def _parts(self, xp: Any, index: Array) -> tuple[Array, Array, Array]:
+        """(weights, ``D = J - j`` with J the nearest class, one-hot of J).
+
+        The logits relative to J's are ``-k ((index - j)^2 - (index - J)^2) = -k D (D + 2 (index - J))``: no
+        square of a large index, and exact near a half-integer. More than ``c = max(1, 400/k)`` beyond an end
+        the weights are one-hot to the last bit, so the index is clipped there.
+        """
+        n = self.n
+        c = max(1.0, min(self.k.bound(400.0), largest(xp, index.dtype) / (8.0 * n)))
+        idx = xp.clip(index, -c, (n - 1) + c)
+        nearest = xp.clip(xp.round(idx), 0.0, float(n - 1))
+        delta = (idx - nearest)[..., None]
+        d = nearest[..., None] - _positions(xp, index, n)
+        e = xp.exp(-self.k.apply(xp, d * (d + 2.0 * delta), EXP_CAP))
+        w = e / xp.sum(e, axis=-1, keepdims=True)
+        return w, d, xp.astype(d == 0, index.dtype)
+
+    def value(self, xp: Any, index: Array) -> Array:
+        return self._parts(xp, index)[0]
+
+    def _column(self, xp: Any, index: Array) -> tuple[Array, Array]:
+        """d w_j / d index = -2k w_j (D_j - sum w D), and the one-hot of the nearest class."""
+        w, d, onehot = self._parts(xp, index)
+        return -self.k.times(2.0).apply(xp, w * (d - xp.sum(w * d, axis=-1, keepdims=True))), onehot
+
+    def jvp(self, xp: Any, index: Array, t: Array) -> Array:
+        column, onehot = self._column(xp, index)
+        y = column * t[..., None]
+        return y - onehot * xp.sum(y, axis=-1, keepdims=True)  # P^T: its transpose centres the cotangent
+
+    def vjp(self, xp: Any, index: Array, g: Array) -> Array:
+        column, onehot = self._column(xp, index)
+        return xp.sum(column * (g - xp.sum(onehot * g, axis=-1, keepdims=True)), axis=-1)
+
+
 def _axis(prepared: Prepared, axis: Any, allow_none: bool = True) -> int | None:
     if axis is None and not allow_none:
         msg = "`axis` must be an integer; got None."
@@ -302,27 +471,23 @@ def _prepared_axis(x: Any, axis: Any) -> tuple[Prepared, Array, int]:
     return prepared, arr, ax
 
 
-def _shifted(xp: Any, x: Array, k: float, ax: int) -> tuple[Array, Array, Array]:
-    """The max ``m`` along ``ax`` (kept), whether it is finite, and ``exp(k (x - m))``.
-
-    -inf entries get weight 0 (masked out). Where the max is infinite the exponent is the hard limit instead:
-    0 for the entries equal to it (+inf, or all -inf), -inf for the others, so nothing computes inf - inf.
-    A NaN max (a NaN entry) makes the whole row NaN.
-    """
-    m = xp.max(x, axis=ax, keepdims=True)
-    ok = xp.isfinite(m)
-    shifted = x - xp.where(ok, m, xp.zeros_like(m))
-    limit = xp.where(x == m, xp.zeros_like(x), xp.full_like(x, -math.inf))
-    limit = xp.where(xp.isnan(m), m, limit)  # a NaN makes its row NaN, quietly
-    return m, ok, xp.exp(k * xp.where(ok, shifted, limit))
+def _hard_weights(xp: Any, x: Array) -> Array:
+    """The k = inf limit of softmax along the last axis: the maximal entries share the mass."""
+    top = xp.astype(x == xp.max(x, axis=-1, keepdims=True), x.dtype)
+    return top / xp.sum(top, axis=-1, keepdims=True)
 
 
-def _weights(xp: Any, x: Array, k: float, ax: int) -> Array:
-    if math.isinf(k):
-        top = xp.astype(x == xp.max(x, axis=ax, keepdims=True), x.dtype)
-        return top / xp.sum(top, axis=ax, keepdims=True)
-    _, _, e = _shifted(xp, x, k, ax)
-    return e / xp.sum(e, axis=ax, keepdims=True)
+def _rows(prepared: Prepared, kind: str, arr: Array, kf: float) -> Array:
+    """The row op ``kind`` along the last axis of ``arr``, or its hard limit for ``k = inf``."""
+    xp = prepared.xp
+    if math.isinf(kf):
+        if kind == "softmax":
+            return _hard_weights(xp, arr)
+        if kind == "argmax":
+            return xp.sum(_hard_weights(xp, arr) * _positions(xp, arr, arr.shape[-1]), axis=-1)
+        return xp.max(arr, axis=-1)
+    op = AxisOp(kind, Scale.of(kf), output_limit(prepared))
+    return rows_apply(op, prepared.backend, xp, arr)
 
 
 def _reduce(x: Any, k: Any, axis: Any, keepdims: Any, method: str, is_min: bool) -> Array:
@@ -331,23 +496,12 @@ def _reduce(x: Any, k: Any, axis: Any, keepdims: Any, method: str, is_min: bool)
     keep = check_bool("keepdims", keepdims)
     prepared, arr, ax = _prepared_axis(x, axis)
     xp = prepared.xp
-    if is_min:
-        arr = -arr
-    if math.isinf(kf):
-        out = xp.max(arr, axis=ax, keepdims=True)
-    elif method == "logsumexp":
-        m, ok, e = _shifted(xp, arr, kf, ax)
-        out = xp.where(ok, xp.where(ok, m, xp.zeros_like(m)) + xp.log(xp.sum(e, axis=ax, keepdims=True)) / kf, m)
-    else:
-        w = _weights(xp, arr, kf, ax)
-        # an entry of weight 0 (-inf, or underflowed) contributes 0, not 0 * -inf = NaN (value or gradient)
-        out = xp.sum(w * xp.where(w > 0, arr, xp.zeros_like(arr)), axis=ax, keepdims=True)
+    rows = xp.moveaxis(-arr if is_min else arr, ax, -1)
+    out = _rows(prepared, method, rows, kf)
     if is_min:
         out = -out
-    if not keep:
-        out = xp.squeeze(out, axis=ax)
-    elif axis is None:
-        out = xp.reshape(out, (1,) * prepared.array.ndim)
+    if keep:
+        out = xp.reshape(out, (1,) * prepared.array.ndim) if axis is None else xp.expand_dims(out, axis=ax)
     return prepared.finish(out)
 
 
@@ -404,7 +558,9 @@ def softmax(x: Array, /, k: float, *, axis: int = -1) -> Array:
     ax = _axis(prepared, axis, allow_none=False)
     assert ax is not None
     _check_nonempty(prepared, prepared.array, ax)
-    return prepared.finish(_weights(prepared.xp, prepared.array, kf, ax))
+    xp = prepared.xp
+    out = _rows(prepared, "softmax", xp.moveaxis(prepared.array, ax, -1), kf)
+    return prepared.finish(xp.moveaxis(out, -1, ax))
 
 
 def soft_argmax(x: Array, /, k: float, *, axis: int = -1, keepdims: bool = False) -> Array:
@@ -425,15 +581,10 @@ def soft_argmax(x: Array, /, k: float, *, axis: int = -1, keepdims: bool = False
     prepared = prepare(x)
     ax = _axis(prepared, axis, allow_none=False)
     assert ax is not None
-    xp, arr = prepared.xp, prepared.array
-    _check_nonempty(prepared, arr, ax)
-    w = _weights(xp, arr, kf, ax)
-    shape = [1] * arr.ndim
-    shape[ax] = arr.shape[ax]
-    index = xp.reshape(xp.arange(arr.shape[ax], dtype=arr.dtype), tuple(shape))
-    if prepared.backend == "torch":
-        index = index.to(arr.device)
-    return prepared.finish(xp.sum(w * index, axis=ax, keepdims=keep))
+    _check_nonempty(prepared, prepared.array, ax)
+    xp = prepared.xp
+    out = _rows(prepared, "argmax", xp.moveaxis(prepared.array, ax, -1), kf)
+    return prepared.finish(xp.expand_dims(out, axis=ax) if keep else out)
 
 
 def soft_onehot(index: Array, /, *, n: int, k: float) -> Array:
@@ -458,14 +609,7 @@ def soft_onehot(index: Array, /, *, n: int, k: float) -> Array:
     kf = sharpness(k)
     prepared = prepare(index, "index")
     xp, arr = prepared.xp, prepared.array
-    classes = xp.arange(int(n), dtype=arr.dtype)
-    if prepared.backend == "torch":
-        classes = classes.to(arr.device)
-    # More than c = max(1, 400/k) beyond an end, the nearest class has weight 1 and the others e^{-k(2c+1)} <=
-    # e^{-800} = 0 in every dtype: clipping there changes nothing, and keeps (index - j)^2 from overflowing.
-    c = max(1.0, 400.0 / kf)
-    dist = xp.clip(arr, -c, (n - 1) + c)[..., None] - classes
-    if math.isinf(kf):
-        return prepared.finish(_weights(xp, -xp.abs(dist), math.inf, arr.ndim))
-    scaled = math.sqrt(kf) * dist
-    return prepared.finish(_weights(xp, -(scaled * scaled), 1.0, arr.ndim))
+    if math.isinf(kf):  # the nearest class; a half-integer splits the mass between its two neighbours
+        dist = xp.clip(arr, -1.0, float(n))[..., None] - _positions(xp, arr, int(n))
+        return prepared.finish(_hard_weights(xp, -xp.abs(dist)))
+    return prepared.finish(rows_apply(OnehotOp(int(n), Scale.of(kf)), prepared.backend, xp, arr))

@@ -51,17 +51,6 @@ def erfc(xp: Any, x: Array) -> Array:
     return _special(xp, x, "erfc")
 
 
-def capped(xp: Any, x: Array, limit: float = math.inf) -> Array:
-    """``x`` clipped to ``[-L, L]``, ``L = min(limit, a quarter of the largest number of x's dtype)``; NaN kept.
-
-    Closed forms such as ``u e^{-u^2}``, ``u sigmoid'(u)`` or ``u / hypot(u, 1)`` give NaN at ``u = inf`` (inf *
-    0, inf / inf) and overflow on the way there, but equal their limit (to rounding) well before it: evaluated
-    at the capped ``u`` they give the limit, with no overflow and no NaN.
-    """
-    lim = min(limit, 0.25 * float(xp.finfo(x.dtype).max))
-    return xp.clip(x, -lim, lim)
-
-
 def sigmoid(xp: Any, z: Array) -> Array:
     """The logistic function 1 / (1 + e^-z), without overflow for any finite or infinite ``z``."""
     e = xp.exp(-xp.abs(z))
@@ -72,11 +61,6 @@ def sigmoid_prime(xp: Any, z: Array) -> Array:
     """sigmoid(z) * (1 - sigmoid(z)) = e^-|z| / (1 + e^-|z|)^2, without overflow."""
     e = xp.exp(-xp.abs(z))
     return e / ((1.0 + e) * (1.0 + e))
-
-
-def softplus_excess(xp: Any, z: Array) -> Array:
-    """log(1 + e^z) - max(z, 0) = log1p(e^-|z|), in [0, log 2]."""
-    return xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def lambertw(y: float) -> float:
