@@ -128,13 +128,14 @@ def _ratio(p: Any, y: Any, kind: str, beta: float, average: str, reduction: str,
     tp = xp.sum(pa * target, axis=sample_axis)
     predicted = xp.sum(pa, axis=sample_axis)
     actual = xp.sum(target, axis=sample_axis)
-    b2 = beta * beta
     if kind == "precision":
         num, den = tp, predicted
     elif kind == "recall":
         num, den = tp, actual
-    else:
-        num, den = (1.0 + b2) * tp, b2 * actual + predicted
+    else:  # (1 + b^2) tp / (b^2 actual + predicted) = tp / (c actual + (1 - c) predicted): no b^2 to overflow
+        b2 = beta * beta  # inf or 0 beyond float range: the weights below are then 1 and 0, the limits
+        weight_actual, weight_predicted = (1.0 / (1.0 + 1.0 / b2) if b2 > 0 else 0.0), 1.0 / (1.0 + b2)
+        num, den = tp, weight_actual * actual + weight_predicted * predicted
     ok = den > 0
     score = xp.where(ok, num / xp.where(ok, den, xp.ones_like(den)), xp.zeros_like(den) + zd)
     if multiclass and average == "macro":
