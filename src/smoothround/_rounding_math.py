@@ -365,26 +365,26 @@ def _sign(xp: Any, a: Array) -> Array:
 
 
 def reduce(xp: Any, x: Array, kind: str, eps: float) -> tuple[Array, Offset]:
-    """Centre and offset of ``x`` for ``kind`` = "round", "floor" or "ceil": ``x = c + u`` for round; the smooth
-    floor is ``F(x) = r(x - 1/2) = c + t(v - 1/2)`` with ``c = floor(x)``, ``v = x - c``; the smooth ceil is
-    ``C(x) = r(x + 1/2) = F(x) + 1``.
+    """Centre and offset of ``x`` for ``kind`` = "round", "floor" or "ceil" (docs/mathematics.md §2).
 
-    ``d`` comes from ``v`` and ``1 - v`` (both exact), so a floor input just above an integer keeps its distance
-    to the threshold. Beyond ``1/eps`` every float is an integer and ``u = 0`` (round) or ``v = 0``; clipping
-    ``x`` and ``c`` there gives the same for ``+-inf`` (never ``inf - inf``). NaN stays NaN.
+    Everything starts from ``n = round(x)`` and ``w = x - n``, which is exact for every float (Sterbenz; for
+    ``|x| < 1/2``, ``n = 0``). Round: ``u = w``. Floor, ``F(x) = r(x - 1/2)``: its ties are at the integers, so
+    ``d = |w|`` (exact) and ``x - 1/2 = c + u`` with ``u = w - copysign(1/2, w)``, ``c = n`` for ``w >= 0`` and
+    ``n - 1`` below; ceil is ``F(x) + 1``. (``x - floor(x)`` is not exact for small negative ``x``: at
+    ``x = -1e-17`` it rounds to 1 and loses the distance to the threshold.) Beyond ``1/eps`` every float is an
+    integer and ``w = 0``; clipping ``x`` and ``n`` there gives the same for ``+-inf`` (never ``inf - inf``).
+    NaN stays NaN.
     """
     big = 1.0 / eps
+    n = xp.round(x)
+    w = clip(x, -big, big) - clip(n, -big, big)
     if kind == "round":
-        c = xp.round(x)
-        u = clip(x, -big, big) - clip(c, -big, big)
-        s = xp.abs(u)
-        return c, Offset(_sign(xp, u), s, 0.5 - s)
-    # floor and ceil share the offset: C(x) = F(x) + 1 (x - floor(x) is exact, ceil(x) - x need not be)
-    f = xp.floor(x)
-    v = clip(x, -big, big) - clip(f, -big, big)
-    w = v - 0.5
-    c = f if kind == "floor" else f + 1.0
-    return c, Offset(_sign(xp, w), xp.abs(w), xp.minimum(v, 1.0 - v))
+        s = xp.abs(w)
+        return n, Offset(_sign(xp, w), s, 0.5 - s)
+    half = xp.copysign(xp.full_like(w, 0.5), w)  # +1/2 for w >= +0, -1/2 below
+    u = w - half
+    c = n + (half - 0.5) if kind == "floor" else n + (half + 0.5)
+    return c, Offset(_sign(xp, u), xp.abs(u), xp.abs(w))
 
 
 # ================================================================================ small helpers
@@ -528,17 +528,22 @@ def _identity(xp: Any, u: Array, need: Need) -> Triple:
     return (u if need_t else None), (xp.ones_like(u) if need_u else None), (0.0 * u if need_k else None)
 
 
+def _identity_deviation(u: Array, need: Need) -> Triple:
+    """Zero harmonics, as deviations from the identity: t - u = 0, dt/du - 1 = 0, dt/dk = 0."""
+    zero = 0.0 * u
+    return tuple(zero if wanted else None for wanted in need)  # type: ignore[return-value]
+
+
 def window_fourier(xp: Any, off: Offset, k: Any, terms: int, need: Need, *, deviation: bool = False) -> Triple:
-    """Fourier form: t = u + sum a_m sin(2 pi m u), and its partials; ``deviation``: t - u instead of t, summed
-    without cancellation (the analysis measures how far the function is from the identity)."""
+    """Fourier form: t = u + sum a_m sin(2 pi m u), and its partials; ``deviation``: ``t - u`` and ``dt/du - 1``
+    instead of ``t`` and ``dt/du``, summed without cancellation (how far the function is from the identity)."""
     need_t, need_u, need_k = need
     u = off.u
     if terms == 0:
-        t0, du0, dk0 = _identity(xp, u, need)
-        return (0.0 * u if deviation and need_t else t0), du0, dk0
+        return _identity_deviation(u, need) if deviation else _identity(xp, u, need)
     sines, cosines = _harmonics(xp, u, terms, need_t or need_k, need_u)
     t = (0.0 * u if deviation else u) if need_t else None
-    du: Any = 1.0 if need_u else None
+    du: Any = (0.0 if deviation else 1.0) if need_u else None
     dk: Any = 0.0 if need_k else None
     for m in range(terms, 0, -1):
         z = (2.0 * PI_SQ * m) / k
@@ -686,12 +691,11 @@ def _h_derivatives(xp: Any, z: Any) -> tuple[Any, Any, Any]:
 
 
 def density_fourier(xp: Any, off: Offset, k: Any, terms: int, need: Need, *, deviation: bool = False) -> Triple:
-    """Fourier ratio: t = u + (2 pi / k) N / D and its partials; ``deviation``: t - u instead of t."""
+    """Fourier ratio: t = u + (2 pi / k) N / D and its partials; ``deviation``: ``t - u`` and ``dt/du - 1``."""
     need_t, need_u, need_k = need
     u = off.u
     if terms == 0:
-        t0, du0, dk0 = _identity(xp, u, need)
-        return (0.0 * u if deviation and need_t else t0), du0, dk0
+        return _identity_deviation(u, need) if deviation else _identity(xp, u, need)
     sines, cosines = _harmonics(xp, u, terms, True, True)
     n: Any = 0.0
     d: Any = 1.0
@@ -718,10 +722,51 @@ def density_fourier(xp: Any, off: Offset, k: Any, terms: int, need: Need, *, dev
     t = ((0.0 if deviation else u) + scale * ratio) if need_t else None
     du = dk = None
     if need_u:
-        du = 1.0 + scale * (n_u - ratio * d_u) * inv_d
+        du = (0.0 if deviation else 1.0) + scale * (n_u - ratio * d_u) * inv_d
     if need_k:
         dk = -(scale / k) * ratio + scale * (n_k - ratio * d_k) * inv_d
     return t, du, dk
+
+
+# ================================================================================ one entry point
+
+
+def evaluate(
+    xp: Any,
+    off: Offset,
+    k: Any,
+    method: str,
+    sharp: Sharpness,
+    plan: Plan | None,
+    need: Need,
+    *,
+    deviation: bool = False,
+) -> Triple:
+    """``t``, ``dt/du``, ``dt/dk`` of ``method`` at an offset, by ``plan`` (None for tanh); with ``deviation``,
+    ``t - u`` and ``dt/du - 1`` instead of the first two (summed without cancellation by the Fourier forms,
+    where they are small). For the "select" plan (array ``k``) both forms are evaluated, each at the worst-case
+    term count of its range, and chosen per element."""
+    if method == "tanh" or plan is None:
+        out = tanh_closed(xp, off, k, sharp, need)
+    elif plan.form == "fourier":
+        fourier = window_fourier if method == "window" else density_fourier
+        return fourier(xp, off, k, plan.fourier, need, deviation=deviation)
+    elif plan.form == "direct":
+        direct = window_direct if method == "window" else density_direct
+        out = direct(xp, off, k, sharp, plan.direct, need)
+    else:
+        small = evaluate(xp, off, clip(k, hi=K_SWITCH), method, sharp, Plan("fourier", plan.fourier, 0), need,
+                         deviation=deviation)
+        large = evaluate(xp, off, clip(k, lo=K_SWITCH), method, sharp, Plan("direct", 0, plan.direct), need,
+                         deviation=deviation)
+        use_large = k >= K_SWITCH
+        return tuple(  # type: ignore[return-value]
+            None if a is None else xp.where(use_large, b, a) for a, b in zip(small, large, strict=True)
+        )
+    if not deviation:
+        return out
+    t, du, dk = out
+    return (None if t is None else t - off.u), (None if du is None else du - 1.0), dk
 
 
 # ================================================================================ tanh (soft_round)

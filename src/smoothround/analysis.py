@@ -149,20 +149,9 @@ _ANALYSIS_TOL = 1e-20
 
 def _evaluate(method: str, off: rm.Offset, k: float, need: tuple[bool, bool, bool], *, deviation: bool = False):
     """t, dt/du, dt/dk at an offset, in float64, by the library's one implementation (``_rounding_math``) with
-    truncation far below float64 resolution; ``deviation``: t - u instead of t, without cancellation."""
-    sharp = rm.Sharpness.of(k, "float64")
-    if method == "tanh":
-        out = rm.tanh_closed(_XP, off, k, sharp, need)
-    else:
-        plan = rm.plan_for(method, k, _ANALYSIS_TOL)
-        if plan.form == "fourier":
-            fourier = rm.window_fourier if method == "window" else rm.density_fourier
-            return fourier(_XP, off, k, plan.fourier, need, deviation=deviation)
-        direct = rm.window_direct if method == "window" else rm.density_direct
-        out = direct(_XP, off, k, sharp, plan.direct, need)
-    if deviation and out[0] is not None:
-        return (out[0] - off.u, *out[1:])
-    return out
+    truncation far below float64 resolution; ``deviation``: t - u and dt/du - 1, without cancellation."""
+    plan = None if method == "tanh" else rm.plan_for(method, k, _ANALYSIS_TOL)
+    return rm.evaluate(_XP, off, k, method, rm.Sharpness.of(k, "float64"), plan, need, deviation=deviation)
 
 
 def _offset_at(u: np.ndarray) -> rm.Offset:

@@ -59,31 +59,10 @@ class _Smooth:
     eps: float
     partial_max: float  # largest finite partial derivative in the output dtype
 
-    def offset(self, xp: Any, off: rm.Offset, k: Any, need: tuple[bool, bool, bool]) -> tuple:
-        """t(u), dt/du, dt/dk of the unclamped smooth round around a centre."""
-        if self.method == "tanh":
-            return rm.tanh_closed(xp, off, k, self.sharp, need)
-        plan = self.plan
-        assert plan is not None
-        if plan.form == "fourier":
-            return self._fourier(xp, off, k, plan.fourier, need)
-        if plan.form == "direct":
-            return self._direct(xp, off, k, plan.direct, need)
-        # array k: both forms, each at the worst-case term count of its range, chosen per element
-        small = self._fourier(xp, off, rm.clip(k, hi=rm.K_SWITCH), plan.fourier, need)
-        large = self._direct(xp, off, rm.clip(k, lo=rm.K_SWITCH), plan.direct, need)
-        use_large = k >= rm.K_SWITCH
-        return tuple(
-            None if a is None else xp.where(use_large, b, a) for a, b in zip(small, large, strict=True)
-        )
-
-    def _fourier(self, xp: Any, off: rm.Offset, k: Any, terms: int, need: tuple) -> tuple:
-        fourier = rm.window_fourier if self.method == "window" else rm.density_fourier
-        return fourier(xp, off, k, terms, need)
-
-    def _direct(self, xp: Any, off: rm.Offset, k: Any, terms: int, need: tuple) -> tuple:
-        direct = rm.window_direct if self.method == "window" else rm.density_direct
-        return direct(xp, off, k, self.sharp, terms, need)
+    def offset(self, xp: Any, off: rm.Offset, k: Any, need: tuple[bool, bool, bool], *,
+               deviation: bool = False) -> tuple:
+        """t(u), dt/du, dt/dk of the unclamped smooth round around a centre (``deviation``: t - u, dt/du - 1)."""
+        return rm.evaluate(xp, off, k, self.method, self.sharp, self.plan, need, deviation=deviation)
 
     def bounded(self, xp: Any, partial: Array) -> Array:
         """A partial derivative clipped to the output dtype's finite range (k/4 overflows float16 for large k)."""
@@ -325,27 +304,39 @@ class _QuantizeOp:
             out = out + 0.0 * params["k"]
         return out
 
-    def _code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
-        """Q(y), dQ/dy, dQ/dk in the code domain."""
+    def _code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool], step: bool = False) -> tuple:
+        """Q(y), dQ/dy, dQ/dk in the code domain, and with ``step`` also Q(y) - y Q'(y) (the step's partial).
+
+        Unclamped or saturation="clamp": Q(y) = r(clamp(y)), whose y-derivative follows the clamp. Its partials
+        come from the deviations t - u and t' - 1 of the smooth round, so Q - y Q' = (t - u) - y (t' - 1) inside
+        the range has no cancellation at large |y| (the Fourier forms give both deviations directly).
+        """
         if self.clamped and self.saturation == "smooth":
-            return self._staircase(xp, y, k, need)
-        # unclamped, or saturation="clamp": Q(y) = r(clamp(y)); its y-derivative follows the clamp
+            q, dq, dk = self._staircase(xp, y, k, (need[0] or step, need[1] or step, need[2]))
+            return q, dq, dk, (None if not step else q - xp.where(xp.isinf(y), 0.0, y) * dq)
         inside = None
+        clipped = y
         if self.clamped:
             clipped = self._clip(xp, y)
             lo = -math.inf if self.qmin is None else self.qmin
             hi = math.inf if self.qmax is None else self.qmax
             inside = (y >= lo) & (y <= hi)  # torch.clamp's convention: the gradient passes at the bounds
-            y = clipped
-        c, off = rm.reduce(xp, y, "round", self.smooth.eps)
-        t, du, dk = self.smooth.offset(xp, off, k, need)
-        if du is not None:
-            du = du * _finite_mask(xp, y)
-            if inside is not None:
-                du = xp.where(inside, du, 0.0)
-        if dk is not None:
-            dk = dk * _finite_mask(xp, y)
-        return (c + t if need[0] else None), du, dk
+        c, off = rm.reduce(xp, clipped, "round", self.smooth.eps)
+        if not (need[1] or step):
+            t, _, dk = self.smooth.offset(xp, off, k, need)
+            return (c + t if need[0] else None), None, (None if dk is None else dk * _finite_mask(xp, clipped)), None
+        dev, dev_slope, dk = self.smooth.offset(xp, off, k, (need[0] or step, True, need[2]), deviation=True)
+        finite = _finite_mask(xp, clipped)
+        dq = (1.0 + dev_slope) * finite
+        if inside is not None:
+            dq = xp.where(inside, dq, 0.0)
+        q = c + (off.u + dev) if dev is not None else None
+        dstep = None
+        if step:
+            # inside: Q - y Q' = dev - y dev'; outside: Q' = 0; at +-inf it has no limit and its gradient is 0
+            inner = (dev - xp.where(xp.isinf(y), 0.0, y) * dev_slope) * finite
+            dstep = inner if inside is None else xp.where(inside, inner, q)
+        return q, dq, (None if dk is None else dk * finite), dstep
 
     def _staircase(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
         """saturation="smooth": the convolved staircase sum_n clamp(n, qmin, qmax) W_n(y)."""
@@ -354,8 +345,10 @@ class _QuantizeOp:
             c, off = rm.reduce(xp, y, "round", self.smooth.eps)
             t, du, dk = rm.tanh_closed(xp, off, k, self.smooth.sharp, (True, need[1], need[2]))
             raw = c + t
-            inside = (raw > (-math.inf if self.qmin is None else self.qmin)) & (
-                raw < (math.inf if self.qmax is None else self.qmax)
+            # soft_round is increasing and fixes the integers, so s(y) lies strictly inside (qmin, qmax) exactly
+            # when y does: decided on y, not on the rounded s(y) (which reaches qmax a few ulp early)
+            inside = (y > (-math.inf if self.qmin is None else self.qmin)) & (
+                y < (math.inf if self.qmax is None else self.qmax)
             )
             return (
                 self._clip(xp, raw),
@@ -371,14 +364,21 @@ class _QuantizeOp:
         else:
             # beyond M + 1 levels past an end, Q differs from that end by less than the truncation bound
             y_clipped = self._clip(xp, y, self.clamp_terms + 1.0)
-            c = xp.round(y_clipped)
-            off_u = y_clipped - c
+            # at small k the weighted mean runs over hundreds of levels, each weight rounded: in float32 that
+            # alone costs ~1e-6, so such sums accumulate in float64 (where the namespace has it)
+            wide = self.clamp_terms > 8 and y.dtype == xp.float32
+            yy = xp.astype(y_clipped, xp.float64) if wide else y_clipped
+            kk = xp.astype(k, xp.float64) if wide and not isinstance(k, float) else k
+            c = xp.round(yy)
+            off_u = yy - c
             s = xp.abs(off_u)
             off = rm.Offset(rm._sign(xp, off_u), s, 0.5 - s)
             centre = self._clip(xp, c)
             values = [self._clip(xp, c + j) - centre for j in range(-self.clamp_terms, self.clamp_terms + 1)]
-            t, du, dk = rm.density_direct(xp, off, k, self.smooth.sharp, self.clamp_terms, need, values=values)
+            t, du, dk = rm.density_direct(xp, off, kk, self.smooth.sharp, self.clamp_terms, need, values=values)
             q = centre + t if need[0] else None
+            if wide:
+                q, du, dk = (None if a is None else xp.astype(a, y.dtype) for a in (q, du, dk))
         inside = y_clipped == y
         return (
             q,
@@ -419,11 +419,11 @@ class _QuantizeOp:
         if k_inf is None and math.isinf(k):
             return self.hard(xp, x, params)
         y = (x - offset) / step
-        q, _, _ = self._code(xp, y, k, (True, False, False))
+        q = self._code(xp, y, k, (True, False, False))[0]
         out = offset + step * q
         return out if k_inf is None else xp.where(k_inf, self.hard(xp, x, params), out)
 
-    def _identity_code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool]) -> tuple:
+    def _identity_code(self, xp: Any, y: Array, k: Any, need: tuple[bool, bool, bool], step: bool = False) -> tuple:
         """The classic straight-through estimator in the code domain: Q = clamp(round(y)), dQ/dy = 1 inside
         [qmin, qmax] (0 outside and at +-inf, as the clamp's), dQ/dk = 0. With a learned step this is LSQ."""
         dq = _finite_mask(xp, y)
@@ -431,7 +431,8 @@ class _QuantizeOp:
             lo = -math.inf if self.qmin is None else self.qmin
             hi = math.inf if self.qmax is None else self.qmax
             dq = xp.where((y >= lo) & (y <= hi), dq, 0.0)
-        return self._hard_code(xp, y), dq, 0.0 * dq
+        q = xp.where(xp.isinf(y), 0.0, self._hard_code(xp, y))
+        return q, dq, 0.0 * dq, (q - xp.where(xp.isinf(y), 0.0, y) * dq if step else None)
 
     def partials(self, xp: Any, x: Array, params: dict, wrt: tuple[str, ...]) -> dict:
         k, k_inf, step, offset = self._get(xp, params)
@@ -439,7 +440,7 @@ class _QuantizeOp:
             return {name: 0.0 * x for name in wrt}
         y = (x - offset) / step
         code = self._identity_code if self.straight_through == "identity" else self._code
-        q, dq, dk = code(xp, y, k, (("step" in wrt), *_need(wrt)[1:]))
+        _, dq, dk, dstep = code(xp, y, k, (False, *_need(wrt)[1:]), step="step" in wrt)
         result = {}
         if dq is not None:
             dq = self.smooth.bounded(xp, dq)
@@ -450,10 +451,10 @@ class _QuantizeOp:
         if "offset" in wrt:
             result["offset"] = 1.0 - dq
         if "step" in wrt:
-            q = xp.where(xp.isinf(y), 0.0, q)  # Q(y) - y Q'(y) has no limit at infinite y; its gradient is 0
-            result["step"] = self.smooth.bounded(xp, q - xp.where(xp.isinf(y), 0.0, y) * dq)
-            if k_inf is not None:
-                result["step"] = xp.where(k_inf, q, result["step"])
+            result["step"] = self.smooth.bounded(xp, dstep)
+            if k_inf is not None:  # the hard function's step partial (its slope is 0) where k is infinite
+                hard = xp.where(xp.isinf(y), 0.0, self._hard_code(xp, y))
+                result["step"] = xp.where(k_inf, hard, result["step"])
         if "k" in wrt:
             result["k"] = xp.where(k_inf, 0.0, self.smooth.bounded(xp, step * dk))
         return result
