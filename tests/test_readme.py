@@ -1,4 +1,4 @@
-"""The README's examples run and print what it says (doctest over README.md)."""
+"""The examples of the README and of the docs run and print what they say (doctest over each document)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+# each document with the number of examples it has at least (so an example cannot silently disappear)
+DOCUMENTS = {"README.md": 15, "docs/training.md": 30}
 
 
-def test_readme_examples() -> None:
+@pytest.mark.parametrize(("document", "at_least"), DOCUMENTS.items(), ids=list(DOCUMENTS))
+def test_document_examples(document: str, at_least: int) -> None:
+    if document == "docs/training.md":
+        pytest.importorskip("jax")
+        pytest.importorskip("optax")
     result = doctest.testfile(
-        str(README), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+        str(ROOT / document), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     )
-    assert result.attempted >= 15
+    assert result.attempted >= at_least
     assert result.failed == 0
