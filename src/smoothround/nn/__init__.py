@@ -7,24 +7,22 @@
 * :func:`set_step` / :func:`advance`: move every scheduled ``k`` of a model to a training step, in place.
 
 The arithmetic is :mod:`smoothround.qat`'s; these modules hold its parameters, the schedule state and the
-first-batch initialisation. A short training loop:
+first-batch initialisation. In short (docs/training.md has the whole loop):
 
 >>> import torch
 >>> from smoothround import schedules
 >>> from smoothround.nn import Quantizer, quantize_weights, set_step
->>> _ = torch.manual_seed(0)
->>> k = schedules.geometric(2.0, 200.0, steps=50)
+>>> k = schedules.geometric(1.0, 200.0, steps=1000)
 >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
 ...                             Quantizer(bits=4, signed=False, k=k), torch.nn.Linear(16, 1))
->>> model = quantize_weights(model, bits=3, k=k)
->>> opt = torch.optim.Adam(model.parameters(), lr=1e-2)
->>> x, y = torch.randn(64, 8), torch.randn(64, 1)
->>> for step in range(50):
-...     set_step(model, step)
-...     loss = torch.nn.functional.mse_loss(model(x), y)
-...     opt.zero_grad(); loss.backward(); opt.step()
->>> hard = torch.nn.functional.mse_loss(model.eval()(x), y)   # hard 3-bit weights, 4-bit activations
->>> bool(hard < torch.nn.functional.mse_loss(torch.zeros_like(y), y))
+>>> model = quantize_weights(model, bits=3, k=k)         # 3-bit weights, 4-bit activations
+>>> set_step(model, 0)                                   # in the loop: once per optimizer step
+>>> model(torch.randn(64, 8)).sum().backward()          # smooth: gradients reach weights and scales
+>>> model[0].parametrizations.weight.original.grad is not None, model[2].scale.grad is not None
+(True, True)
+>>> layer = model.eval()[0]                              # hard: integer codes times per-channel scales
+>>> codes = layer.weight / layer.parametrizations.weight[0].scale
+>>> bool(torch.allclose(codes, codes.round(), atol=1e-5))
 True
 """
 
