@@ -147,6 +147,16 @@ def test_eval_is_hard_quantization_onto_the_integer_grid() -> None:
         np.testing.assert_allclose(np.asarray(got), hard, rtol=1e-6, atol=1e-6)
 
 
+def test_the_result_has_the_dtype_of_x_in_both_modes() -> None:
+    for x, scale in (
+        (torch.randn(2, 5, dtype=torch.bfloat16), torch.full((2, 1), 0.3)),
+        (torch.randn(2, 5), torch.full((2, 1), 0.3, dtype=torch.float64)),
+        (np.ones((2, 5), dtype=np.float32), np.full((2, 1), 0.3)),
+    ):
+        for training in (True, False):
+            assert qat.fake_quantize({"scale": scale}, x, k=10.0, bits=3, training=training).dtype == x.dtype
+
+
 def test_training_is_smooth_and_tends_to_the_hard_quantizer() -> None:
     rng = np.random.default_rng(3)
     x = rng.uniform(-3, 3, size=2000)

@@ -363,6 +363,8 @@ def fake_quantize(
       ``(clamp(round(x / scale + zero_point), quant_min, quant_max) - zero_point) * scale`` (ties to even);
       ``k`` is not needed.
 
+    The result has ``x``'s floating dtype in both modes (integers are promoted to the default float).
+
     ``grad_scale`` multiplies the gradients of ``scale`` and ``zero_point`` (not their values): ``None`` (no
     scaling), a positive number, or ``"lsq"`` for LSQ's ``1 / sqrt(N Q_P)`` (:func:`lsq_grad_scale`).
 
@@ -390,7 +392,9 @@ def fake_quantize(
         codes = _hard_codes(xp, params, x, qmin, qmax)
         if "zero_point" in params:
             codes = codes - params["zero_point"]
-        return codes * params["scale"]
+        out = codes * params["scale"]
+        # x's dtype, as in training (float32 parameters must not turn bfloat16 activations into float32)
+        return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
     if "log_k" in params:
         k = xp.exp(params["log_k"])
     elif k is None:
