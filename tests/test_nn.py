@@ -140,7 +140,7 @@ def test_smooth_round_layer() -> None:
 
 
 def test_constructor_errors_name_the_argument() -> None:
-    with pytest.raises(TypeError, match="`k` must be a positive number or a schedule"):
+    with pytest.raises(TypeError, match=r"`k` must be a positive number or a schedule .* with learn_k=True; got k = .learnable."):
         Quantizer(bits=4, k="learnable")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"`k` must be positive and finite; got k = -1\.0"):
         Quantizer(bits=4, k=-1.0, learn_k=True)

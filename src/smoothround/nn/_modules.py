@@ -98,8 +98,8 @@ def _positive_float(name: str, value: Any, what: str, *, allow_inf: bool = False
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         msg = (
-            f"`{name}` must be a positive number or a schedule (a callable of the step); "
-            f"got {what} = {value!r} of type {type(value).__name__}."
+            f"`{name}` must be a positive number or a schedule (a callable of the step), and for a learned k "
+            f"its initial value with learn_k=True; got {what} = {value!r} of type {type(value).__name__}."
         )
         raise TypeError(msg)
     number = float(value)
@@ -238,8 +238,8 @@ class Quantizer(_Sharpness):
         # validate every option now, not at the first forward
         probe = {"scale": torch.ones(())}
         qat.fake_quantize(
-            probe, torch.zeros(1), k=1.0, quant_min=self.quant_min, quant_max=self.quant_max, method=method, saturation=saturation,
-            straight_through=straight_through, grad_scale=grad_scale, tol=tol,
+            probe, torch.zeros(1), k=1.0, quant_min=self.quant_min, quant_max=self.quant_max, method=method,
+            saturation=saturation, straight_through=straight_through, grad_scale=grad_scale, tol=tol,
         )  # fmt: skip
         # placeholders until the first batch (their shape too, for per-channel scales)
         self.scale = nn.Parameter(torch.ones(()))
@@ -260,7 +260,13 @@ class Quantizer(_Sharpness):
     def initialize(self, x: torch.Tensor) -> None:
         """Set ``scale`` (and ``zero_point`` to 0) from the batch ``x`` (LSQ), averaged over the ranks under
         ``torch.distributed``; called by the first forward. Call it yourself to re-initialise."""
-        init = qat.init_params(x.detach(), quant_min=self.quant_min, quant_max=self.quant_max, axis=self.axis, zero_point=self.zero_point is not None)
+        init = qat.init_params(
+            x.detach(),
+            quant_min=self.quant_min,
+            quant_max=self.quant_max,
+            axis=self.axis,
+            zero_point=self.zero_point is not None,
+        )
         scale = init["scale"]
         distributed = torch.distributed
         if distributed.is_available() and distributed.is_initialized():
@@ -291,7 +297,8 @@ class Quantizer(_Sharpness):
             self.qat_params(),
             x,
             k=None if self.log_k is not None else self.current_k(),
-            quant_min=self.quant_min, quant_max=self.quant_max,
+            quant_min=self.quant_min,
+            quant_max=self.quant_max,
             method=self.method,
             saturation=self.saturation,
             straight_through=self.straight_through,
