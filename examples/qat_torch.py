@@ -83,6 +83,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer epochs, for the tests")
     parser.add_argument("--compile", action="store_true", help="QAT under torch.compile(fullgraph=True)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--straight-through", default="false", choices=["false", "identity", "smooth"],
+        help="false: smooth forward, k annealed (default); identity: the classic STE (LSQ)",
+    )  # fmt: skip
     args = parser.parse_args()
     epochs = 12 if args.quick else args.epochs
     batch = 64
@@ -103,7 +107,8 @@ def main() -> None:
 
     steps = epochs * (len(x_train) // batch)
     k = schedules.geometric(1.0, 200.0, steps=steps)
-    qat_model = quantize_weights(copy.deepcopy(model), bits=args.bits, k=k)
+    straight_through = False if args.straight_through == "false" else args.straight_through
+    qat_model = quantize_weights(copy.deepcopy(model), bits=args.bits, k=k, straight_through=straight_through)
     forward = torch.compile(qat_model, fullgraph=True) if args.compile else qat_model
     start = time.perf_counter()
     first = fit(qat_model, forward, x_train, y_train, epochs=epochs, lr=3e-3, batch=batch, seed=args.seed + 1,
