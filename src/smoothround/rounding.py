@@ -22,6 +22,7 @@ from smoothround._backends import (
     apply,
     backend_of,
     eps_of,
+    is_compiling,
     is_traced,
     param_array,
     partials_numpy,
@@ -78,11 +79,27 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def _smooth(method: str, k: Any, tol: float | None, compute_dtype: Any, out_dtype: Any) -> _Smooth:
-    name = _dtype_name(compute_dtype)
-    eps = eps_of(compute_dtype)
-    partial_max = _FINFO_MAX.get(_dtype_name(out_dtype), _FINFO_MAX[name])
-    tol_value = eps_of(out_dtype) if tol is None else tol
-    k_value = float(k) if is_python_number(k) else None
+    """The static description of ``method`` at ``k`` (Python number, or an array: None), cached per (method, k,
+    tol, dtypes): the plan's bounds are Python loops, and a training step calls this with the same arguments
+    every time. Not cached while torch.compile traces (it compiles the result into the graph anyway)."""
+    key = (method, float(k) if is_python_number(k) else None, tol, _dtype_name(compute_dtype), _dtype_name(out_dtype))
+    if is_compiling():
+        return _make_smooth(*key)
+    cached = _SMOOTH_CACHE.get(key)
+    if cached is None:
+        if len(_SMOOTH_CACHE) >= 4096:  # a schedule of ever new k: keep the cache bounded
+            _SMOOTH_CACHE.clear()
+        cached = _SMOOTH_CACHE[key] = _make_smooth(*key)
+    return cached
+
+
+_SMOOTH_CACHE: dict[tuple, _Smooth] = {}
+
+
+def _make_smooth(method: str, k_value: float | None, tol: float | None, name: str, out_name: str) -> _Smooth:
+    eps = eps_of(name)
+    partial_max = _FINFO_MAX.get(out_name, _FINFO_MAX[name])
+    tol_value = eps_of(out_name) if tol is None else tol
     if k_value is not None and not math.isinf(k_value):
         k_value = builtins.min(k_value, rm.FLOAT_MAX[name] / 16.0)
     sharp = rm.Sharpness.of(k_value, name)

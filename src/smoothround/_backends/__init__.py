@@ -72,6 +72,12 @@ def is_traced(x: Any) -> bool:
     return False
 
 
+def is_compiling() -> bool:
+    """True while torch.compile traces (without importing torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and bool(torch.compiler.is_compiling())
+
+
 def is_symbolic_number(x: Any) -> bool:
     """True for a torch.SymFloat/SymInt: a Python number that torch.compile traces symbolically (it does so when
     a float argument changes between calls). Its value cannot be read without recompiling, so it is treated as
