@@ -647,33 +647,32 @@ def round_task(args: tuple[str, float, list[float]]) -> np.ndarray:
     return out
 
 
-def _second_y(method: str, saturation: str, y: mpf, k: mpf, cfg: dict) -> tuple[mpf, mpf]:
-    """Q_yy and Q_yk by a central difference of the analytic partials (only to size the conditioning allowance
-    of non-dyadic configurations; a few digits suffice)."""
-    with mp.extradps(40):
-        h = mpf(10) ** -30 * max(1, abs(y))
-        qp = quantize_q(method, saturation, y + h, k, cfg["qmin"], cfg["qmax"])
-        qm = quantize_q(method, saturation, y - h, k, cfg["qmin"], cfg["qmax"])
-        return (qp[1] - qm[1]) / (2 * h), (qp[2] - qm[2]) / (2 * h)
+#: the float computations of y whose truths a non-dyadic configuration also stores ("fl64": float64 inputs;
+#: "fl32": float32, float16 and bfloat16 inputs, which compute in float32)
+FL_VARIANTS = (("fl64", "float64"), ("fl32", "float32"))
 
 
 def quantize_task(args: tuple[int, str, str, float, list[float]]) -> np.ndarray:
     """One configuration, method and saturation at one k for all its x: array (quantities, nx), the quantities
-    of QUANT_QUANTITIES and, for non-dyadic configurations, Q_yy and Q_yk."""
+    of QUANT_QUANTITIES and, for non-dyadic configurations, the same again at y = fl(y) of each FL_VARIANTS (the
+    truth that an exact evaluation from the rounded y would give; the scorer's conditioning allowance)."""
     ci, method, saturation, k_float, xs = args
     cfg = QUANTIZE_CONFIGS[ci]
     k = mpf(k_float)
     s, o = mpf(cfg["step"]), mpf(cfg["offset"])
-    rows = len(QUANT_QUANTITIES) + (2 if cfg.get("nondyadic") else 0)
-    out = np.empty((rows, len(xs)))
+    variants = FL_VARIANTS if cfg.get("nondyadic") else ()
+    out = np.empty((len(QUANT_QUANTITIES) * (1 + len(variants)), len(xs)))
+
+    def quantities(y: mpf) -> list[mpf]:
+        q, qy, qk = quantize_q(method, saturation or "smooth", y, k, cfg["qmin"], cfg["qmax"])
+        return [o + s * q, qy, s * qk, q - y * qy, 1 - qy]
+
     for i, x in enumerate(xs):
         with mp.extradps(30):
             y = _exact(mpf(x), -o) / s
-        q, qy, qk = quantize_q(method, saturation or "smooth", y, k, cfg["qmin"], cfg["qmax"])
-        val = o + s * q
-        col = [val, qy, s * qk, q - y * qy, 1 - qy]
-        if cfg.get("nondyadic"):
-            col += list(_second_y(method, saturation or "smooth", y, k, cfg))
+        col = quantities(y)
+        for _, dtype in variants:
+            col += quantities(mpf(fl_y(dtype, x, cfg)))
         out[:, i] = [_as_float(v) for v in col]
     return out
 
@@ -880,7 +879,8 @@ def generate(out: Path, jobs: int) -> None:
             rows.sort(key=lambda t: t[0])
             block = np.stack([r for _, r in rows])  # (nk, quantities, nx)
             prefix = f"quantize.{ci}.{m}" + (f".{sat}" if sat else "")
-            names = [*QUANT_QUANTITIES, *(("d2_dy2", "d2_dydk") if QUANTIZE_CONFIGS[ci].get("nondyadic") else ())]
+            variants = FL_VARIANTS if QUANTIZE_CONFIGS[ci].get("nondyadic") else ()
+            names = [*QUANT_QUANTITIES, *(f"at_{v}.{q}" for v, _ in variants for q in QUANT_QUANTITIES)]
             for q, qname in enumerate(names):
                 arrays[f"{prefix}.{qname}"] = block[:, q, :]
 
@@ -910,7 +910,9 @@ def generate(out: Path, jobs: int) -> None:
         "k_extra": [float(np.float32(v)) for v in K_EXTRA],
         "quantize_configs": [dict(cfg, saturations=list(saturations(cfg))) for cfg in QUANTIZE_CONFIGS],
         "layout": ("'<function>.<method>.<quantity>': (len(k), len(x)); 'quantize.<i>.<method>[.<saturation>]."
-                   "<quantity>': (len(quantize.k), len(quantize.<i>.x)); y = y_hi + y_lo exactly to ~32 digits; "
+                   "<quantity>': (len(quantize.k), len(quantize.<i>.x)); '...at_fl64.<quantity>', '...at_fl32.<quantity>' "
+                   "(non-dyadic configurations): the truth at y = fl(y) computed in float64 / float32; "
+                   "y = y_hi + y_lo exactly to ~32 digits; "
                    "NaN = the partial does not exist (kink of a hard clamp)"),
         "self_check": checks,
     }
