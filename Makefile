@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser report test lint bench oracle clean
+.PHONY: setup browser report test lint bench oracle oracle-toolbox clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: $(STAMP)
 # regenerate tests/data/oracle_rounding.npz: the 50-digit mpmath truths of the conformance suite (a few minutes)
 oracle: $(STAMP)
 	$(PY) conformance/rounding_oracle.py
+
+# regenerate tests/data/oracle_toolbox.npz: the 50-digit mpmath truths of the toolbox conformance suite
+oracle-toolbox: $(STAMP)
+	$(PY) conformance/toolbox_oracle.py
 
 clean:
 	rm -rf $(VENV) report
