@@ -13,7 +13,7 @@ belongs to the dtype.
   ``wrt="k"`` there too); torch and JAX only the value and d/dx (a Python k is a constant). JAX evaluates a
   sample of the k grid (``JAX_SCALAR_K``: every ``JAX_EAGER_EVERY``-th k plus the switch points, eagerly, and
   ``JAX_QUANTIZE_SCALAR_K`` for quantize; ``JAX_JIT_SCALAR_K`` under jit, where every k is a compilation).
-* ``k_form="scalar,tol=1e-3"`` / ``"array,tol=1e-3"``: round and floor, window and density, NumPy and torch
+* ``k_form="scalar,tol=0.001"`` / ``"array,tol=0.001"``: round and floor, window and density, NumPy and torch
   float64, called with ``tol=1e-3`` and held to 1e-3 in every quantity (the tolerance asked for).
 * quantize with a non-dyadic step: y = (x - offset)/step is itself rounded by the float computation, so the
   allowed error grows by the conditioning term ``|d result/dx| |fl(y) - y| step`` for the value, and for every
@@ -422,12 +422,12 @@ def _rows(pts: Points, index: np.ndarray) -> Points:
     return Points(pts.k[index], pts.x, pts.rows[index], pts.cols)
 
 
-def _evaluate_rows(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], list[str]]:
+def _evaluate_rows(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
     """The library's results on ``pts``. When the call raises, each k row is retried alone: the rows that still
-    raise come back NaN (scored as failures), and the exceptions are described."""
+    raise come back NaN (scored as failures); returned with the k of each exception's message."""
     evaluate = EVALUATORS[group.backend]
     try:
-        return evaluate(group, pts), []
+        return evaluate(group, pts), {}
     except Exception:  # any exception of the library is a finding: find the k rows it concerns
         pass
     shape = (len(pts.k), len(pts.x))
@@ -444,25 +444,27 @@ def _evaluate_rows(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], li
             continue
         for q in got:
             got[q][i] = part[q][0]
-    notes = [f"raised at {len(ks)} of {len(pts.k)} k (k={', '.join(f'{k:.4g}' for k in ks[:4])}"
-             f"{', ...' if len(ks) > 4 else ''}): {message}" for message, ks in raised.items()]
-    return got, notes
+    return got, raised
 
 
 def _evaluate(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], list[str]]:
     """The library's results on the group's grid (see ``_evaluate_rows``). NumPy and torch evaluate an array-k
     quantize in two calls, k < 1 and k >= 1: the library sizes a staircase by the smallest k of the call, and one
     call would give every element the term count of the smallest k (the results are the same, the time is not)."""
-    if group.fn != "quantize" or group.scalar or group.backend not in ("numpy", "torch"):
-        return _evaluate_rows(group, pts)
+    chunks = [np.arange(len(pts.k))]
+    if group.fn == "quantize" and not group.scalar and group.backend in ("numpy", "torch"):
+        chunks = [np.flatnonzero(pts.k < 1.0), np.flatnonzero(pts.k >= 1.0)]
     got = {q: np.full((len(pts.k), len(pts.x)), np.nan) for q in group.quantities()}
-    notes: list[str] = []
-    for index in (np.flatnonzero(pts.k < 1.0), np.flatnonzero(pts.k >= 1.0)):
+    raised: dict[str, list[float]] = {}
+    for index in chunks:
         if len(index):
-            part, raised = _evaluate_rows(group, _rows(pts, index))
+            part, part_raised = _evaluate_rows(group, _rows(pts, index))
             for q in got:
                 got[q][index] = part[q]
-            notes += raised
+            for message, ks in part_raised.items():
+                raised.setdefault(message, []).extend(ks)
+    notes = [f"raised at {len(ks)} of {len(pts.k)} k (k={', '.join(f'{k:.4g}' for k in ks[:4])}"
+             f"{', ...' if len(ks) > 4 else ''}): {message}" for message, ks in raised.items()]
     return got, notes
 
 
