@@ -107,10 +107,11 @@ def _newton(xp: Any, smooth: _Smooth, a: Array, d_a: Array, k: Any, iterations: 
     s_hi, d_hi = one * 0.5, 0.0 * a
     tiny = _TINY["float32"] if a.dtype == xp.float32 else _TINY["float64"]
     # Near s = 0 the direct sums (k >= K_SWITCH) hold t to eps times their terms, e^{-k/2} (window) or e^{-k}
-    # (density), not relatively: t itself is about r'(0) s, so its relative error is about eps / (k s). There
-    # s t'(s) (t' is a sum of positive terms, exact relatively) replaces it, off by s^3 t'''(0) / 3, i.e. by
-    # at most (4/3) (k s)^2 relatively (t'''/t' <= 4 k^2). The switch at k s = 0.7 eps^(1/3) balances the two:
-    # tiny |y| keep a relative accuracy of about eps^(2/3) instead of none.
+    # (density), not relatively (d = 1/2 - s is rounded): t itself is about r'(0) s, so its relative error is
+    # a few eps / (k s). There s t'(s) (t' is a sum of positive terms, exact relatively) replaces it, off by
+    # s^3 t'''(0) / 3, i.e. by at most (4/3) (k s)^2 relatively (t'''/t' <= 4 k^2). The switch at
+    # k s = 1.5 eps^(1/3) balances the two: tiny |y| keep their relative precision (to about 3e-10 in float64
+    # and 4e-5 in float32 at the switch, to a few ulp away from it) instead of none.
     small = 1.5 * (2.0**-23 if a.dtype == xp.float32 else 2.0**-52) ** (1.0 / 3.0)
     direct_range = (k >= rm.K_SWITCH) if _is_number(k) else None
     for _ in range(iterations):
