@@ -42,7 +42,7 @@ test: $(STAMP) lint browser
 	fi
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_round.py
+	$(PY) benchmarks/bench.py
 
 # regenerate tests/data/oracle_rounding.npz: the 50-digit mpmath truths of the conformance suite (a few minutes)
 oracle: $(STAMP)
