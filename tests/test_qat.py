@@ -299,9 +299,11 @@ def test_jax_optax_training_reduces_the_loss_and_the_hard_error() -> None:
 
     optimizer = optax.adam(1e-2)
     state = optimizer.init(params)
+    traces = []
 
     @jax.jit
     def update(params, state, step):
+        traces.append(step)  # runs only while tracing
         value, grads = jax.value_and_grad(loss)(params, step)
         updates, state = optimizer.update(grads, state, params)
         return optax.apply_updates(params, updates), state, value
@@ -313,5 +315,6 @@ def test_jax_optax_training_reduces_the_loss_and_the_hard_error() -> None:
         losses.append(float(value))
     hard_after = float(loss(params, 0, training=False))
     assert losses[-1] < 0.5 * losses[0]
+    assert len(traces) == 1  # k changes at every step inside one compiled update
     assert hard_after < 0.5 * hard_before
     assert params["q"]["scale"].dtype == jnp.float32 and not np.allclose(params["q"]["scale"], qat.init_params(weights, bits=3, axis=0)["scale"])
