@@ -30,7 +30,7 @@ report: $(STAMP)
 	$(VENV)/bin/smoothround report --out report
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks conformance
+	$(VENV)/bin/ruff check src tests benchmarks conformance examples
 	$(VENV)/bin/mypy
 
 # SMOOTHROUND_REQUIRE_BROWSER=1 (set by CI) turns a missing Chromium into a failure instead of a skip
