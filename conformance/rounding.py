@@ -26,7 +26,8 @@ belongs to the dtype.
   not know the keyword fails those groups with the TypeError as the message.
 
 An exception from the library fails the k rows it is raised at (each row is retried alone), with the exception
-as the message; warnings raised inside the library calls are recorded (not raised) and listed with the failures
+as the message (eager JAX: when only the vjp raises, the values of a plain call are scored and the partials
+fail); warnings raised inside the library calls are recorded (not raised) and listed with the failures
 of a failing group.
 """
 
@@ -67,6 +68,8 @@ JAX_QUANTIZE_SCALAR_K = (4.5, 128.0, 1.25e7)
 #: directly by the library, O(1/k) terms per element (it refuses beyond its term limit): they are scored from this
 #: k up, to keep the suite's run time (their truths below it are in the data file all the same)
 STAIRCASE_K_MIN = 0.05
+#: key of an evaluator's result holding notes on what it could not evaluate (listed with the failures)
+NOTES = "_notes"
 QUANTITY_NAMES = {"value": "value", "d_dx": "d/dx", "d_dk": "d/dk", "d_dstep": "d/dstep", "d_doffset": "d/doffset"}
 
 
@@ -356,10 +359,21 @@ def eval_jax(group: Group, pts: Points) -> dict[str, np.ndarray]:
                 return fn(v, k, **opts)
 
         run = jax.jit(functools.partial(value_and_grads, f)) if jit else functools.partial(value_and_grads, f)
-        y, grads = run(*args)
+        try:
+            y, grads = run(*args)
+        except Exception as exc:
+            if jit:
+                raise
+            # eagerly, only the vjp traces k (and step, offset): the values of a plain call are still scored
+            y = f(*args)
+            shape = np.shape(y)
+            grads = tuple(np.full(shape, np.nan) for _ in names)
+            notes = [f"partials (jax.vjp traces k): {type(exc).__name__}: {exc}"]
+        else:
+            notes = []
         out = {"value": np.asarray(y, dtype=np.float64)}
         out.update({n: np.asarray(g, dtype=np.float64) for n, g in zip(names, grads, strict=True)})
-        return out
+        return out | ({NOTES: notes} if notes else {})
 
 
 EVALUATORS: dict[str, Callable[[Group, Points], dict[str, np.ndarray]]] = {
@@ -424,12 +438,14 @@ def _rows(pts: Points, index: np.ndarray) -> Points:
 
 def _evaluate_rows(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
     """The library's results on ``pts``. When the call raises, each k row is retried alone: the rows that still
-    raise come back NaN (scored as failures); returned with the k of each exception's message."""
+    raise come back NaN (scored as failures); returned with the k of each exception message or evaluator note."""
     evaluate = EVALUATORS[group.backend]
     try:
-        return evaluate(group, pts), {}
+        got = evaluate(group, pts)
     except Exception:  # any exception of the library is a finding: find the k rows it concerns
         pass
+    else:
+        return got, {note: [float(k) for k in pts.k] for note in got.pop(NOTES, [])}
     shape = (len(pts.k), len(pts.x))
     got = {q: np.full(shape, np.nan) for q in group.quantities()}
     raised: dict[str, list[float]] = {}
@@ -442,6 +458,8 @@ def _evaluate_rows(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], di
                 message += " (this smoothround has no saturation= keyword yet)"
             raised.setdefault(message, []).append(float(pts.k[i]))
             continue
+        for note in part.pop(NOTES, []):
+            raised.setdefault(note, []).append(float(pts.k[i]))
         for q in got:
             got[q][i] = part[q][0]
     return got, raised
@@ -463,7 +481,7 @@ def _evaluate(group: Group, pts: Points) -> tuple[dict[str, np.ndarray], list[st
                 got[q][index] = part[q]
             for message, ks in part_raised.items():
                 raised.setdefault(message, []).extend(ks)
-    notes = [f"raised at {len(ks)} of {len(pts.k)} k (k={', '.join(f'{k:.4g}' for k in ks[:4])}"
+    notes = [f"at {len(ks)} of {len(pts.k)} k (k={', '.join(f'{k:.4g}' for k in ks[:4])}"
              f"{', ...' if len(ks) > 4 else ''}): {message}" for message, ks in raised.items()]
     return got, notes
 
