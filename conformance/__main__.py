@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from conformance.measures import format_table, merge
+from conformance.measures import format_pivot, format_table, merge
 
 SUITES = ("rounding", "toolbox")
 FIELDS = ("function", "method", "backend", "dtype", "k_form", "quantity")
@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by", default="function,method,dtype,quantity",
                         help=f"comma-separated fields that define a summary row, from {', '.join(FIELDS)}")
     parser.add_argument("--all", action="store_true", help="print every group, unmerged")
+    parser.add_argument("--pivot", metavar="COLUMN",
+                        help="a compact table: --by fields as rows, the values of COLUMN as columns, each cell the "
+                             "worst error of its groups (the README's accuracy table: --by dtype,quantity --pivot "
+                             "method)")
     args = parser.parse_args(argv)
     by = tuple(f.strip() for f in args.by.split(",") if f.strip())
     unknown = [f for f in by if f not in FIELDS]
@@ -32,9 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     for suite in args.suite or SUITES:
         module = importlib.import_module(f"conformance.{suite}")
         results.extend(module.score_all())
-    rows = results if args.all else merge(results, by)
-    rows = sorted(rows, key=lambda r: tuple(str(getattr(r, f)) for f in FIELDS))
-    print(format_table(rows))
+    if args.pivot:
+        if args.pivot not in FIELDS:
+            parser.error(f"--pivot: unknown field {args.pivot}; choose from {', '.join(FIELDS)}")
+        print(format_pivot(results, by, args.pivot))
+    else:
+        rows = results if args.all else merge(results, by)
+        rows = sorted(rows, key=lambda r: tuple(str(getattr(r, f)) for f in FIELDS))
+        print(format_table(rows))
     failed = [r for r in results if not r.ok]
     print(f"\n{len(results)} groups, {sum(r.scored for r in results)} scored points, {len(failed)} over tolerance.")
     for r in failed[:40]:

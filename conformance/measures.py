@@ -131,3 +131,29 @@ def format_table(results: Sequence[Result]) -> str:
         for r in results
     ]
     return "\n".join([head, rule, *rows])
+
+
+def format_pivot(results: Sequence[Result], rows: tuple[str, ...], column: str) -> str:
+    """A Markdown table with one row per combination of the ``rows`` attributes and one column per value of
+    ``column``; each cell is the worst error over its groups (``FAIL`` when any is over its tolerance), and the
+    last column the tolerance (the largest among the row's groups)."""
+    columns = sorted({str(getattr(r, column)) for r in results})
+    cells: dict[tuple, dict[str, list[Result]]] = {}
+    for r in results:
+        cells.setdefault(tuple(str(getattr(r, f)) for f in rows), {}).setdefault(str(getattr(r, column)), []).append(r)
+    head = "| " + " | ".join([*rows, *columns, "tolerance"]) + " |"
+    rule = "|" + "---|" * (len(rows) + len(columns) + 1)
+    lines = [head, rule]
+    for key in sorted(cells):
+        row = cells[key]
+        entries = []
+        for name in columns:
+            group = row.get(name, [])
+            if not group:
+                entries.append("")
+                continue
+            worst = max(g.worst for g in group)
+            entries.append(f"{worst:.2g}" + ("" if all(g.ok for g in group) else " FAIL"))
+        tol = max(g.tolerance for groups in row.values() for g in groups)
+        lines.append("| " + " | ".join([*key, *entries, f"{tol:.2g}"]) + " |")
+    return "\n".join(lines)

@@ -99,7 +99,10 @@ _SMOOTH_CACHE: dict[tuple, _Smooth] = {}
 def _make_smooth(method: str, k_value: float | None, tol: float | None, name: str, out_name: str) -> _Smooth:
     eps = eps_of(name)
     partial_max = _FINFO_MAX.get(out_name, _FINFO_MAX[name])
-    tol_value = eps_of(out_name) if tol is None else tol
+    # the default truncation is the compute dtype's eps (float32 for float16/bfloat16): a few more terms, and
+    # partials that carry no truncation error the output's rounding would not hide (quantize's step partial
+    # multiplies the slope's by |y|)
+    tol_value = eps if tol is None else tol
     if k_value is not None and not math.isinf(k_value):
         k_value = builtins.min(k_value, rm.FLOAT_MAX[name] / 16.0)
     sharp = rm.Sharpness.of(k_value, name)
@@ -117,10 +120,9 @@ def _hard_round(xp: Any, x: Array, kind: str) -> Array:
 
 
 def _finite_mask(xp: Any, x: Array) -> Array:
-    """1.0 where x is finite, 0.0 at +-inf, NaN at NaN: (floatmax - |x|) + 1 is >= 1 for every finite x and
-    -inf at +-inf. Arithmetic, because boolean masks and where() are several times slower in torch on CPU."""
-    floatmax = float(xp.finfo(x.dtype).max)
-    return rm.clip((floatmax - xp.abs(x)) + 1.0, 0.0, 1.0)
+    """1.0 where x is finite (NaN included: it multiplies a NaN anyway), 0.0 at +-inf. A comparison, not the
+    arithmetic (floatmax - |x|) + 1, which XLA reassociates under jit into 0 at the largest finite number."""
+    return xp.astype(xp.abs(x) <= float(xp.finfo(x.dtype).max), x.dtype)
 
 
 def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
@@ -216,9 +218,10 @@ def round(
       it is about as sharp as ``"window"`` at ``2k``.
     * ``"tanh"``: the Agustsson-Theis soft_round with ``alpha = k`` (only C^1), the common baseline.
 
-    The infinite sums are evaluated to within ``tol`` (default: the eps of ``x``'s dtype) of their exact value,
-    for every ``k``: a direct sum over the nearest integers for ``k >= 4.5``, a Fourier series below, with the
-    number of terms taken from the truncation bounds, so the result has no jump above ``tol`` anywhere.
+    The infinite sums are evaluated to within ``tol`` of their exact value (default: the eps of the dtype they
+    are computed in, float32 for float16 and bfloat16 input), value and slope alike, for every ``k``: a direct
+    sum over the nearest integers for ``k >= 4.5``, a Fourier series below, with the number of terms taken from
+    the truncation bounds, so the result has no jump above ``tol`` anywhere.
     Ties: ``r(m + 1/2) = m + 1/2`` for every finite ``k``; ``k = inf`` gives the hard ``round`` (half to even).
 
     Args:
@@ -227,7 +230,8 @@ def round(
         k: sharpness, ``> 0``: a Python number or an array broadcastable against ``x`` (then differentiable,
             i.e. a learnable sharpness). ``inf`` gives the hard function.
         method: ``"window"``, ``"density"`` or ``"tanh"``.
-        tol: largest allowed truncation error against the untruncated function, in ``(0, 0.5)``.
+        tol: largest allowed truncation error of the value and the slope against the untruncated function, in
+            ``(0, 0.5)``.
         straight_through: ``False`` (default): smooth forward and backward. ``"identity"``: the classic
             straight-through estimator, hard ``round`` forward and gradient 1 backward (what QAT tutorials and
             ``tfc.round_st`` mean; the usual choice when the forward pass must be the hard function, and the
@@ -481,13 +485,15 @@ def _staircase_terms(method: str, k_value: float | None, k_array: Any, tol: floa
     """Number of terms of the convolved staircase (saturation="smooth"): the direct-sum bounds of the smallest
     k, and for the window method never more than the number of levels (then the finite sum is exact)."""
     levels = None if qmin is None or qmax is None else qmax - qmin
+    if method == "tanh":  # soft_round, then the hard clamp: no sum to truncate
+        return 1
     if k_value is None:
         if is_traced(k_array):
             if method == "window" and levels is not None:
                 return builtins.max(levels, 1)
             msg = (
-                "a traced array `k` with saturation='smooth' needs method='window' and both qmin and qmax, "
-                "or a Python-number k."
+                "a traced array `k` with saturation='smooth' needs method='window' with both qmin and qmax (or "
+                "method='tanh'), or a Python-number or concrete array k: how many levels are summed depends on k."
             )
             raise ValueError(msg)
         k_min = float(np.min(np.asarray(k_array.detach().cpu() if hasattr(k_array, "detach") else k_array)))
@@ -609,7 +615,7 @@ def _build_quantize(
             params[name] = param_array(prepared, name, value)
             statics[name] = None
     smooth = _smooth(method, k, tol, prepared.array.dtype, prepared.out_dtype)
-    tol_value = eps_of(prepared.out_dtype) if tol is None else tol
+    tol_value = eps_of(prepared.array.dtype) if tol is None else tol
     terms = 0
     if saturation == "smooth" and (qmin is not None or qmax is not None):
         k_eff = None if k_value is None else smooth.k_value
@@ -649,8 +655,8 @@ class EvaluationPlan:
 def evaluation_plan(method: str, k: float, *, dtype: str = "float64", tol: float | None = None) -> EvaluationPlan:
     """The evaluation plan and guaranteed truncation errors of :func:`round` for a Python-number ``k``.
 
-    ``dtype`` names the input's dtype ("float64", "float32", "float16", "bfloat16"): its eps is the default
-    ``tol``. :func:`floor`, :func:`ceil` and unbounded :func:`quantize` use the same plan.
+    ``dtype`` names the input's dtype ("float64", "float32", "float16", "bfloat16"): the eps of the dtype it
+    is computed in (float32 for the last three) is the default ``tol``. :func:`floor`, :func:`ceil` and unbounded :func:`quantize` use the same plan.
 
     >>> import smoothround
     >>> plan = smoothround.evaluation_plan("window", 10.0, dtype="float32")
@@ -665,7 +671,7 @@ def evaluation_plan(method: str, k: float, *, dtype: str = "float64", tol: float
         msg = f"`k` must be a Python number here; got {type(k).__name__}."
         raise TypeError(msg)
     check_choice("dtype", dtype, ("float64", "float32", "float16", "bfloat16"))
-    tol_value = check_tolerance("tol", tol) or eps_of(dtype)
+    tol_value = check_tolerance("tol", tol) or eps_of("float64" if dtype == "float64" else "float32")
     if math.isinf(k_value):
         return EvaluationPlan(method, k_value, tol_value, "hard", 0, 0.0)
     if method == "tanh":
