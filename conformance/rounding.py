@@ -22,6 +22,14 @@ belongs to the dtype.
   points where fl(y) = y exactly, so they need no allowance.
 * the staircases that are infinite sums (``STAIRCASE_K_MIN``) are scored for k >= 0.05 only: the library sums
   them directly, O(1/k) terms per element, which would dominate the run time.
+* a traced array k (JAX: under jit, and the vjp of eager calls) with saturation="smooth" is refused by design
+  for the density method and for the window method with one bound: how many levels the sum needs depends on
+  k's value, which a trace cannot read (a ValueError says so; tests/test_quantize.py checks it). Those JAX
+  array-k groups are not scored (``_refused_by_design``).
+* quantize's step partial ``Q(y) - y Q'(y)`` is a difference of two terms of size |y|: besides the allowance
+  for a rounded y, it gets ``2 eps |y| max(1, |Q'(y)|)`` (eps of the compute dtype), the rounding of ``y Q'(y)``
+  that an evaluation forming that product cannot avoid (the Fourier forms avoid it; the staircases and the tanh
+  method do not).
 * quantize with ``saturation=`` ("smooth", "clamp") is called only when qmin/qmax are given; a library that does
   not know the keyword fails those groups with the TypeError as the message.
 
@@ -128,6 +136,15 @@ class Group:
         return tuple(qs)
 
 
+def _refused_by_design(backend: str, k_form: str, cfg: dict, sat: str, method: str) -> bool:
+    """JAX with an array k traces k; quantize(saturation="smooth") refuses a traced k for the density method and
+    for the window method with one bound (the number of levels summed depends on k's value)."""
+    if not (backend.startswith("jax") and k_form.startswith("array") and sat == "smooth"):
+        return False
+    one_sided = cfg.get("qmin") is None or cfg.get("qmax") is None
+    return method == "density" or (method == "window" and one_sided)
+
+
 def groups(backend: str | None = None) -> list[Group]:
     """Every group (of one backend), in a stable order; quantize configurations come from the data file."""
     meta = oracle()["meta"]
@@ -142,7 +159,8 @@ def groups(backend: str | None = None) -> list[Group]:
                     for sat in cfg["saturations"]:
                         label = f"quantize[{cfg['name']}" + (f",{sat}]" if sat else "]")
                         for method in meta["methods"]:
-                            out.append(Group(label, method, b, dtype, k_form, "quantize", ci, sat))
+                            if not _refused_by_design(b, k_form, cfg, sat, method):
+                                out.append(Group(label, method, b, dtype, k_form, "quantize", ci, sat))
             if b in ("numpy", "torch") and dtype == "float64":
                 for k_form in K_FORMS:
                     for fn in ("round", "floor"):
@@ -404,31 +422,38 @@ class _Describe(Sequence[str]):
         return text if self.y is None else f"{text} (y={self.y[c]:.17g})"
 
 
-def _conditioning(group: Group, pts: Points) -> dict[str, np.ndarray] | None:
-    """For a non-dyadic quantize configuration, the allowance of every quantity for y = (x - offset)/step being
-    rounded by the float computation (None for the other configurations, whose grids have fl(y) = y).
+def _conditioning(group: Group, pts: Points) -> dict[str, np.ndarray]:
+    """The allowance of every quantize quantity for what a floating-point evaluation cannot avoid.
 
-    The value's allowance is the conditioning term ``|d result/dx| |fl(y) - y| step``, and at least the exact
-    change of the truth between y and fl(y) (the oracle stores the truths at fl(y) too): near the ties at large
-    k, |fl(y) - y| is not small against the width 1/k of the transition and the linear term falls short. The
-    partials get the exact change of their truth. fl(y) is computed as a float would, in the dtype (float32
-    for float16/bfloat16, which compute in float32).
+    * Non-dyadic configurations: y = (x - offset)/step is rounded by the float computation (each backend may
+      round it its own way, e.g. as x times 1/step). The value's allowance is the conditioning term
+      ``|d result/dx| (|fl(y) - y| + ulp(y)) step``, and at least the exact change of the truth between y and
+      fl(y) (the oracle stores the truths at fl(y) too): near the ties at large k, |fl(y) - y| is not small
+      against the width 1/k of the transition and the linear term falls short. The partials get the exact change
+      of their truth. fl(y) is computed as a float would, in the compute dtype (float32 for float16/bfloat16).
+    * Every configuration: the step partial Q(y) - y Q'(y) gets ``2 eps |y| max(1, |Q'(y)|)`` (module
+      docstring).
     """
     data = oracle()
     cfg = data["meta"]["quantize_configs"][group.config]
-    if not cfg.get("nondyadic"):
-        return None
     prefix = f"quantize.{group.config}"
     y_hi, y_lo = data[f"{prefix}.y_hi"][pts.cols], data[f"{prefix}.y_lo"][pts.cols]
     t = np.float64 if group.dtype == "float64" else np.float32
-    fl = ((pts.x.astype(t) - t(cfg["offset"])) / t(cfg["step"])).astype(np.float64)
-    dy = np.abs((fl - y_hi) - y_lo)  # fl - y_hi is exact (Sterbenz), y_lo carries the rest of y
-    variant = "fl64" if group.dtype == "float64" else "fl32"
+    eps = float(np.finfo(t).eps)
+    zero = np.zeros((len(pts.k), len(pts.x)))
+    allow = {q: zero for q in ("value", "d_dx", "d_dk", "d_dstep", "d_doffset")}
     with np.errstate(invalid="ignore"):
-        allow = {q: np.abs(truth(group, pts, f"at_{variant}.{q}") - truth(group, pts, q))
-                 for q in ("value", "d_dx", "d_dk", "d_dstep", "d_doffset")}
-        linear = cfg["step"] * np.abs(truth(group, pts, "d_dx")) * dy
-    allow["value"] = np.fmax(allow["value"], linear)
+        slope = np.abs(truth(group, pts, "d_dx")) / cfg["step"]  # |Q'(y)|
+        allow["d_dstep"] = 2.0 * eps * np.abs(y_hi) * np.fmax(1.0, slope)
+        if cfg.get("nondyadic"):
+            fl = ((pts.x.astype(t) - t(cfg["offset"])) / t(cfg["step"])).astype(np.float64)
+            dy = np.abs((fl - y_hi) - y_lo) + np.spacing(np.abs(fl).astype(t)).astype(np.float64)
+            variant = "fl64" if group.dtype == "float64" else "fl32"
+            for q in allow:
+                change = np.abs(truth(group, pts, f"at_{variant}.{q}") - truth(group, pts, q))
+                allow[q] = allow[q] + change  # the step partial's own rounding comes on top of y's
+            linear = cfg["step"] * np.abs(truth(group, pts, "d_dx")) * dy
+            allow["value"] = np.fmax(allow["value"], linear)
     return {q: np.nan_to_num(a, nan=0.0) for q, a in allow.items()}
 
 

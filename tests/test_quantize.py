@@ -140,3 +140,22 @@ def test_straight_through_quantize() -> None:
     np.testing.assert_allclose(
         x.grad.numpy(), sr.derivative(sr.quantize, x.detach().numpy(), 4.0, step=0.5, qmin=-1, qmax=3), rtol=1e-6
     )
+
+
+def test_smooth_saturation_with_a_traced_k_under_jax_jit() -> None:
+    """A traced k cannot size an infinite staircase: density and one-sided window refuse it with a clear error;
+    the finite window staircase (both bounds) and tanh (nothing to sum) work under jit."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    y = jnp.array([-3.2, -0.4, 0.6, 2.7], dtype=jnp.float32)
+    k = jnp.float32(6.0)
+    for method, bounds in (("window", (-2, 2)), ("tanh", (-2, None))):
+        f = jax.jit(lambda v, kk, m=method, b=bounds: sr.quantize(v, kk, qmin=b[0], qmax=b[1], method=m,
+                                                                    saturation="smooth"))
+        want = sr.quantize(np.asarray(y), 6.0, qmin=bounds[0], qmax=bounds[1], method=method, saturation="smooth")
+        np.testing.assert_allclose(np.asarray(f(y, k)), want, rtol=1e-6, atol=1e-6)
+    for method, bounds in (("density", (-2, 2)), ("window", (-2, None))):
+        f = jax.jit(lambda v, kk, m=method, b=bounds: sr.quantize(v, kk, qmin=b[0], qmax=b[1], method=m,
+                                                                    saturation="smooth"))
+        with pytest.raises(ValueError, match=r"a traced array `k` with saturation='smooth' needs method='window'"):
+            f(y, k)
