@@ -265,6 +265,9 @@ Agustsson&ndash;Theis soft_round ("tanh"), for sharpness k. The error against ro
 at integers and half-integers. Values come from the closed forms and series of docs/mathematics.md; the last table checks them
 against dense evaluation of the library itself.</p>
 {notes}
+<p>How the method and k matter on real tasks (quantization-aware training, integer least squares, metric losses,
+learned compression), against STE, Babai and the other simple baselines: <a href="study/index.html">the study</a>
+(written into <code>study/</code> beside this page by <code>smoothround study</code>; docs/study.md).</p>
 <ul>{index}</ul>
 <h2>Figures</h2>
 {figs}
