@@ -116,7 +116,7 @@ def babai(r: np.ndarray, y: np.ndarray) -> np.ndarray:
     z = np.zeros(n)
     for i in range(n - 1, -1, -1):
         z[i] = np.round((y[i] - r[i, i + 1 :] @ z[i + 1 :]) / r[i, i])
-    return z
+    return z + 0.0  # no negative zeros
 
 
 def sphere_decode(r: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, int]:
