@@ -140,3 +140,37 @@ def test_metrics_check_probabilities() -> None:
     # traced values cannot be read: no check, and no error
     out = jax.jit(lambda p: sr.smooth_f1(p, jnp.asarray([0, 1])))(jnp.asarray([0.25, 0.75]))
     assert float(out) == pytest.approx(sr.smooth_f1(np.array([0.25, 0.75]), np.array([0, 1])))
+
+
+# ---------------------------------------------------------------------------------------------- from_logits, (N, 1)
+
+
+@pytest.mark.parametrize("name", ["smooth_accuracy", "smooth_precision", "smooth_recall", "smooth_f1"])
+def test_from_logits_equals_the_metric_of_the_probabilities(name: str) -> None:
+    from scipy.special import expit, softmax
+
+    metric = getattr(sr, name)
+    rng = np.random.default_rng(4)
+    logits, y = rng.normal(size=(6, 3)) * 3, np.array([0, 2, 1, 1, 0, 2])
+    np.testing.assert_allclose(metric(logits, y, from_logits=True), metric(softmax(logits, axis=-1), y), rtol=1e-14)
+    z, yb = rng.normal(size=7) * 3, np.array([0, 1, 1, 0, 1, 0, 0])
+    np.testing.assert_allclose(metric(z, yb, from_logits=True), metric(expit(z), yb), rtol=1e-14)
+
+
+def test_from_logits_gradient_matches_finite_differences() -> None:
+    torch = pytest.importorskip("torch")
+    z = torch.tensor([[0.5, -1.0, 2.0], [3.0, 0.1, -0.2], [-2.0, 1.0, 0.3]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([2, 0, 1])
+    assert torch.autograd.gradcheck(lambda v: sr.smooth_f1(v, y, from_logits=True), (z,))
+    zb = torch.tensor([0.5, -30.0, 40.0, 1.0], dtype=torch.float64, requires_grad=True)  # saturated logits too
+    assert torch.autograd.gradcheck(lambda v: sr.smooth_f1(v, torch.tensor([1, 0, 1, 0]), from_logits=True), (zb,))
+
+
+def test_an_n_by_1_prediction_is_refused_with_a_message_that_says_squeeze() -> None:
+    p, y = np.full((4, 1), 0.5), np.array([0, 1, 1, 0])
+    with pytest.raises(ValueError, match=r"`p` has shape \(4, 1\).*squeeze"):
+        sr.smooth_f1(p, y)
+    with pytest.raises(ValueError, match=r"`y` has shape \(4, 1\).*squeeze"):
+        sr.smooth_accuracy(np.full(4, 0.5), y[:, None])
+    with pytest.raises(TypeError, match="`from_logits` must be True or False; got 'yes'"):
+        sr.smooth_recall(np.full(4, 0.5), y, from_logits="yes")

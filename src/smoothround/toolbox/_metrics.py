@@ -5,6 +5,10 @@ Each is the hard metric with the indicator of the predicted class replaced by it
 multilinear (accuracy) or a ratio of linear forms (the others) in the probabilities, and equals scikit-learn's
 metric exactly when the probabilities are one-hot. Use ``1 - metric`` as a loss.
 
+``from_logits=True`` takes logits instead of probabilities (the logistic function for binary, softmax over the
+class axis for multi-class); a ``p`` of shape ``(N, 1)`` with ``y`` of shape ``(N,)`` is refused with a message
+that says to squeeze it.
+
 Shapes: binary when ``p.shape == y.shape`` (``p`` is the probability of class 1, ``y`` in {0, 1}); multi-class
 when ``p.shape == y.shape + (C,)`` (``p`` rows on the simplex, ``y`` integer labels in [0, C)). The last axis
 of ``y`` indexes samples; any axes before it are a batch, reduced by ``reduction``.
@@ -18,14 +22,21 @@ import numpy as np
 
 from smoothround._backends import Prepared, backend_of, prepare
 from smoothround._validation import _concrete_values, check_choice, check_real_scalar
+from smoothround.toolbox._special import sigmoid
 
 Array = Any
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _probabilities(p: Any) -> Prepared:
-    """``p`` prepared, with its values checked to lie in [0, 1] when they can be read (not traced)."""
+def _probabilities(p: Any, from_logits: bool = False) -> Prepared:
+    """``p`` prepared, with its values checked to lie in [0, 1] when they can be read (not traced) and are
+    probabilities (``from_logits=False``)."""
+    if not isinstance(from_logits, bool):
+        msg = f"`from_logits` must be True or False; got {from_logits!r}."
+        raise TypeError(msg)
     prepared = prepare(p, "p")
+    if from_logits:
+        return prepared
     values = _concrete_values(prepared.array)
     if values is not None:
         bad = (values < 0) | (values > 1)
@@ -60,6 +71,14 @@ def _targets(prepared: Prepared, y: Any) -> tuple[Array, bool]:
     else:
         y_arr = xp.asarray(np.asarray(y) if by == "numpy" else y)
     y_shape, p_shape = tuple(y_arr.shape), tuple(p.shape)
+    if len(p_shape) >= 1 and p_shape[-1] == 1 and p_shape[:-1] == y_shape:
+        msg = (f"`p` has shape {p_shape}, one class on its last axis, and `y` shape {y_shape}: for binary "
+               f"probabilities (or logits) of class 1, squeeze that axis (`p.squeeze(-1)`); for multi-class, "
+               f"pass one column per class.")
+        raise ValueError(msg)
+    if len(y_shape) >= 1 and y_shape[-1] == 1 and y_shape[:-1] == p_shape:
+        msg = (f"`y` has shape {y_shape} and `p` shape {p_shape}: squeeze `y`'s last axis (`y.squeeze(-1)`).")
+        raise ValueError(msg)
     if p_shape == y_shape:
         multiclass = False
     elif p_shape[:-1] == y_shape and len(p_shape) >= 1:
@@ -87,6 +106,16 @@ def _targets(prepared: Prepared, y: Any) -> tuple[Array, bool]:
     return xp.astype(y_f[..., None] == classes, p.dtype), True
 
 
+def _as_probabilities(xp: Any, p: Array, multiclass: bool, from_logits: bool) -> Array:
+    """``p`` itself, or from logits: the logistic function (binary) or softmax over the class axis."""
+    if not from_logits:
+        return p
+    if not multiclass:
+        return sigmoid(xp, p)
+    e = xp.exp(p - xp.max(p, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
 def _reduce(xp: Any, values: Array, reduction: str, keep_last: bool) -> Array:
     if reduction == "none":
         return values
@@ -96,7 +125,7 @@ def _reduce(xp: Any, values: Array, reduction: str, keep_last: bool) -> Array:
     return xp.mean(values, axis=axes) if reduction == "mean" else xp.sum(values, axis=axes)
 
 
-def smooth_accuracy(p: Array, y: Array, /, *, reduction: str = "mean") -> Array:
+def smooth_accuracy(p: Array, y: Array, /, *, reduction: str = "mean", from_logits: bool = False) -> Array:
     """Smooth accuracy: the probability given to the true class, ``<onehot(y), p>``, averaged over samples.
 
     Definition: per sample ``p[y]`` (multi-class) or ``p y + (1 - p)(1 - y)`` (binary); ``reduction`` "mean"
@@ -110,20 +139,23 @@ def smooth_accuracy(p: Array, y: Array, /, *, reduction: str = "mean") -> Array:
     np.float64(0.6667)
     """
     reduction = check_choice("reduction", reduction, REDUCTIONS)
-    prepared = _probabilities(p)
-    xp, pa = prepared.xp, prepared.array
+    prepared = _probabilities(p, from_logits)
+    xp = prepared.xp
     target, multiclass = _targets(prepared, y)
+    pa = _as_probabilities(xp, prepared.array, multiclass, from_logits)
     per_sample = xp.sum(pa * target, axis=-1) if multiclass else pa * target + (1.0 - pa) * (1.0 - target)
     return prepared.finish(_reduce(xp, per_sample, reduction, False))
 
 
-def _ratio(p: Any, y: Any, kind: str, beta: float, average: str, reduction: str, zero_division: Any) -> Array:
+def _ratio(p: Any, y: Any, kind: str, beta: float, average: str, reduction: str, zero_division: Any,
+           from_logits: bool) -> Array:
     average = check_choice("average", average, ("macro", "none"))
     reduction = check_choice("reduction", reduction, REDUCTIONS)
     zd = check_real_scalar("zero_division", zero_division)
-    prepared = _probabilities(p)
-    xp, pa = prepared.xp, prepared.array
+    prepared = _probabilities(p, from_logits)
+    xp = prepared.xp
     target, multiclass = _targets(prepared, y)
+    pa = _as_probabilities(xp, prepared.array, multiclass, from_logits)
     sample_axis = -2 if multiclass else -1
     tp = xp.sum(pa * target, axis=sample_axis)
     predicted = xp.sum(pa, axis=sample_axis)
@@ -144,16 +176,21 @@ def _ratio(p: Any, y: Any, kind: str, beta: float, average: str, reduction: str,
 
 
 _RATIO_DOC = """
-    Shapes: binary when ``p.shape == y.shape`` (probability of class 1, the positive class), multi-class when
+    ``from_logits=True`` takes logits instead of probabilities (the logistic function for binary, softmax over the
+class axis for multi-class); a ``p`` of shape ``(N, 1)`` with ``y`` of shape ``(N,)`` is refused with a message
+that says to squeeze it.
+
+Shapes: binary when ``p.shape == y.shape`` (probability of class 1, the positive class), multi-class when
     ``p`` has an extra last class axis; sums run over the last axis of ``y`` (samples). ``average`` "macro"
     (mean over classes, all C classes counted, as sklearn with ``labels=range(C)``) or "none" (one value per
     class); ``reduction`` "mean", "sum" or "none" over leading batch axes; ``zero_division`` is the value when
-    the denominator is 0 (the gradient there is 0).
+    the denominator is 0 (the gradient there is 0). ``from_logits=True``: ``p`` holds logits, turned into
+    probabilities by the logistic function (binary) or a softmax over the class axis (multi-class).
 """
 
 
 def smooth_precision(p: Array, y: Array, /, *, average: str = "macro", reduction: str = "mean",
-                     zero_division: float = 0.0) -> Array:
+                     zero_division: float = 0.0, from_logits: bool = False) -> Array:
     """Smooth precision ``sum p y / sum p`` (per class: soft true positives over soft predicted positives).
 
     Limit and guarantee: equal to ``sklearn.metrics.precision_score`` when ``p`` is one-hot; a smooth ratio of
@@ -163,11 +200,11 @@ def smooth_precision(p: Array, y: Array, /, *, average: str = "macro", reduction
     >>> smooth_precision(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 0])).round(4)
     np.float64(0.5294)
     """
-    return _ratio(p, y, "precision", 1.0, average, reduction, zero_division)
+    return _ratio(p, y, "precision", 1.0, average, reduction, zero_division, from_logits)
 
 
 def smooth_recall(p: Array, y: Array, /, *, average: str = "macro", reduction: str = "mean",
-                  zero_division: float = 0.0) -> Array:
+                  zero_division: float = 0.0, from_logits: bool = False) -> Array:
     """Smooth recall ``sum p y / sum y`` (per class: soft true positives over actual positives).
 
     Limit and guarantee: equal to ``sklearn.metrics.recall_score`` when ``p`` is one-hot; linear in ``p``.
@@ -176,11 +213,11 @@ def smooth_recall(p: Array, y: Array, /, *, average: str = "macro", reduction: s
     >>> smooth_recall(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 1])).round(4)
     np.float64(0.75)
     """
-    return _ratio(p, y, "recall", 1.0, average, reduction, zero_division)
+    return _ratio(p, y, "recall", 1.0, average, reduction, zero_division, from_logits)
 
 
 def smooth_fbeta(p: Array, y: Array, /, *, beta: float, average: str = "macro", reduction: str = "mean",
-                 zero_division: float = 0.0) -> Array:
+                 zero_division: float = 0.0, from_logits: bool = False) -> Array:
     """Smooth F-beta ``(1 + beta^2) sum p y / (beta^2 sum y + sum p)``.
 
     Limit and guarantee: equal to ``sklearn.metrics.fbeta_score`` when ``p`` is one-hot; smooth wherever the
@@ -194,11 +231,11 @@ def smooth_fbeta(p: Array, y: Array, /, *, beta: float, average: str = "macro", 
     if not b > 0 or b == float("inf"):
         msg = f"`beta` must be positive and finite; got {beta!r}."
         raise ValueError(msg)
-    return _ratio(p, y, "fbeta", b, average, reduction, zero_division)
+    return _ratio(p, y, "fbeta", b, average, reduction, zero_division, from_logits)
 
 
 def smooth_f1(p: Array, y: Array, /, *, average: str = "macro", reduction: str = "mean",
-              zero_division: float = 0.0) -> Array:
+              zero_division: float = 0.0, from_logits: bool = False) -> Array:
     """Smooth F1 ``2 sum p y / sum (p + y)``: :func:`smooth_fbeta` with beta = 1.
 
     Limit and guarantee: equal to ``sklearn.metrics.f1_score`` when ``p`` is one-hot.
@@ -208,7 +245,7 @@ def smooth_f1(p: Array, y: Array, /, *, average: str = "macro", reduction: str =
     >>> smooth_f1(p, np.array([0, 1, 1])).round(4)
     np.float64(0.7222)
     """
-    return _ratio(p, y, "fbeta", 1.0, average, reduction, zero_division)
+    return _ratio(p, y, "fbeta", 1.0, average, reduction, zero_division, from_logits)
 
 
 for _f in (smooth_precision, smooth_recall, smooth_fbeta, smooth_f1):
