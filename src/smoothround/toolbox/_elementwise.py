@@ -20,14 +20,21 @@ from typing import Any
 
 from smoothround._backends import Prepared, apply, prepare
 from smoothround._validation import check_choice, check_positive, check_real_scalar
+from smoothround.toolbox import _array_k
 from smoothround.toolbox._numerics import (
+    LN_SQRT_PI,
     Scale,
+    density_exp,
+    erfc_cap,
+    exp_cap,
     largest,
+    log_word,
     reciprocal_product,
     saturating_add,
     saturating_div,
     saturating_mul,
     saturating_sub,
+    softplus_over_k,
 )
 from smoothround.toolbox._special import erf, erfc, sigmoid, sigmoid_prime
 
@@ -85,49 +92,66 @@ def sign_value(method: str, xp: Any, x: Array, k: Scale) -> Array:
 
 
 def step_density(method: str, xp: Any, x: Array, k: Scale, weight: float = 1.0) -> Array:
-    """``weight * k S'(k x)``, saturated at the largest number."""
-    kw = k.times(weight)
-    if method == "logistic":
-        return kw.apply(xp, sigmoid_prime(xp, k.apply(xp, x, EXP_CAP)))
-    if method == "erf":
-        u = k.apply(xp, x, ERF_CAP)
-        return kw.apply(xp, _INV_SQRT_PI * xp.exp(-u * u))
+    """``weight * k S'(k x)``, exact to rounding (``k x`` as a double word) and saturated at the largest number."""
+    if method in ("logistic", "erf"):
+        square = method == "erf"
+        cap = (erfc_cap if square else exp_cap)(k.inverse())  # where k e^{-u} (k e^{-u^2}) has underflowed
+        hi, lo = k.product(xp, xp.abs(x), cap)
+        log_scale = log_word(k, (weight, 0.0), LN_SQRT_PI if square else (0.0, 0.0))
+        shift = None if square else -2.0 * xp.log1p(xp.exp(-hi))  # sigmoid' = e^{-u} / (1 + e^{-u})^2
+        return density_exp(xp, hi, lo, log_scale, square, shift)
     u = k.apply(xp, x)
     tail, xt = _outside(xp, x, u)
     ut = xp.where(tail, xp.zeros_like(u), u)
     r = xp.where(tail, reciprocal_product(xp, xt, k), xp.zeros_like(u))  # |r| < 1 where used
-    far = (weight * _INV_PI) * saturating_div(xp, r, xt) / (1.0 + r * r)
-    return xp.where(tail, far, kw.apply(xp, _INV_PI / (1.0 + ut * ut)))
+    far = saturating_div(xp, (weight * _INV_PI) * r / (1.0 + r * r), xt)  # (1/pi) (r/x) / (1 + r^2)
+    return xp.where(tail, far, k.times(weight).apply(xp, _INV_PI / (1.0 + ut * ut)))
 
 
 def step_slope(method: str, xp: Any, x: Array, k: Scale, weight: float = 1.0) -> Array:
-    """``weight * k^2 S''(k x)``, saturated at the largest number."""
-    kw = k.times(weight)
-    if method == "logistic":
-        u = k.apply(xp, x, EXP_CAP)
-        return kw.apply(xp, k.apply(xp, -sigmoid_prime(xp, u) * xp.tanh(0.5 * u)))
-    if method == "erf":
-        u = k.apply(xp, x, ERF_CAP)
-        return kw.apply(xp, k.apply(xp, (-2.0 * _INV_SQRT_PI) * (u * xp.exp(-u * u))))
+    """``weight * k^2 S''(k x)``, exact to rounding and saturated at the largest number (``k^3 x`` is formed as
+    one product, so a subnormal ``k x`` loses nothing)."""
+    k3 = k.mul(k).mul(k)
+    k3x = k3.times(weight).apply(xp, x)
+    if method in ("logistic", "erf"):
+        square = method == "erf"
+        cap = (erfc_cap if square else exp_cap)(k.mul(k).inverse())
+        hi, lo = k.product(xp, xp.abs(x), cap)
+        near = hi <= 1.0
+        if square:  # -2 k^2 u e^{-u^2} / sqrt(pi) = -2 k^3 x e^{-u^2} / sqrt(pi)
+            shift = xp.log(xp.where(near, xp.ones_like(hi), hi))  # far: the factor u inside the exponential
+            log_scale = log_word(k.mul(k), (2.0 * weight, 0.0), LN_SQRT_PI)
+            near_value = -k3.times(2.0 * weight * _INV_SQRT_PI).apply(xp, x) * xp.exp(-hi * hi)
+        else:  # -k^2 sigmoid'(u) tanh(u/2)
+            shift = -2.0 * xp.log1p(xp.exp(-hi)) + xp.log(xp.where(near, xp.ones_like(hi), xp.tanh(0.5 * hi)))
+            log_scale = log_word(k.mul(k), (weight, 0.0))
+            small = xp.where(near, hi, xp.ones_like(hi))
+            ratio = xp.where(small > 1e-4, xp.tanh(0.5 * small) / xp.where(small > 1e-4, small, xp.ones_like(
+                small)), 0.5 - small * small / 24.0)  # tanh(u/2)/u
+            near_value = -sigmoid_prime(xp, hi) * ratio * k3x
+        far_value = -xp.sign(x) * density_exp(xp, hi, lo, log_scale, square, shift)
+        return xp.where(near, near_value, far_value)
     u = k.apply(xp, x)
     tail, xt = _outside(xp, x, u)
     ut = xp.where(tail, xp.zeros_like(u), u)
     r = xp.where(tail, reciprocal_product(xp, xt, k), xp.zeros_like(u))
     q = 1.0 + r * r
-    far = (-2.0 * weight * _INV_PI) * saturating_div(xp, saturating_div(xp, r, xt), xt) / (q * q)
+    far = saturating_div(xp, saturating_div(xp, (-2.0 * weight * _INV_PI) * r / (q * q), xt), xt)
     p = 1.0 + ut * ut
-    return xp.where(tail, far, kw.apply(xp, k.apply(xp, (-2.0 * _INV_PI) * ut / (p * p))))
+    return xp.where(tail, far, -k3.times(2.0 * weight * _INV_PI).apply(xp, x) / (p * p))
 
 
 # ---------------------------------------------------------------------------------------------- clamp
 
 
-def _clamp_half(xp: Any, near: Array, far: Array, k: Scale, kw: float, w: float) -> Array:
-    """``f - lo`` for the smooth clamp on the half nearer ``lo`` (``near = x - lo <= far = hi - x``).
+def _clamp_half(xp: Any, near: Array, far: Array, k: Scale, kw: float, w: float) -> tuple[Array, Array]:
+    """For the half nearer ``lo`` (``near = x - lo <= far = hi - x``): ``(f - lo, inside)``, where ``inside``
+    marks the points at which ``f - lo`` is ``near + c`` and ``c`` is returned instead (so that the caller adds
+    ``c`` to ``x`` itself, not to ``lo + near``, which would lose the digits of a result near 0).
 
     ``f - lo = (1/k) log((1 + e^a) / (1 + e^b))`` with ``a = k near``, ``b = -k far``, ``a - b = k w``:
     ``log1p(q)/k`` with ``q = e^a (1 - e^{-kw}) / (1 + e^b)``, which cancels nowhere (``1 - e^{-kw}`` is a
-    constant); for ``a > 0`` (then ``kw >= 1``) ``near + (log1p(e^-a) - log1p(e^b)) / k``.
+    constant); for ``a > 0`` (then ``kw >= 1``) ``near + c``, ``c = (log1p(e^-a) - log1p(e^b)) / k``.
     """
     a = k.apply(xp, near, EXP_CAP)
     b = -k.apply(xp, far, EXP_CAP)
@@ -135,13 +159,14 @@ def _clamp_half(xp: Any, near: Array, far: Array, k: Scale, kw: float, w: float)
     if kw < 1.0:  # (ek/k) ratio log1p(q)/q with q = ek ratio: no 1/k of a q rounded to 0 at tiny k
         ek_over_k = w * (1.0 if kw < 1e-300 else -math.expm1(-kw) / kw)
         q = ratio * -math.expm1(-kw)
-        positive = q > 0
-        q_safe = xp.where(positive, q, xp.ones_like(q))
-        log_ratio = xp.where(positive, xp.log1p(q_safe) / q_safe, xp.ones_like(q))
-        return Scale.of(ek_over_k).apply(xp, ratio * log_ratio)
+        big = q > 2.0**-20  # below, log1p(q)/q = 1 - q/2 to 2^-40 (and q may be subnormal)
+        q_safe = xp.where(big, q, xp.ones_like(q))
+        log_ratio = xp.where(big, xp.log1p(q_safe) / q_safe, 1.0 - 0.5 * q)
+        return Scale.of(ek_over_k).apply(xp, ratio * log_ratio), xp.zeros_like(a) > 0
     q = ratio * -math.expm1(-kw)
-    inside = near + k.divide(xp, xp.log1p(xp.exp(-xp.maximum(a, xp.zeros_like(a)))) - xp.log1p(xp.exp(b)))
-    return xp.where(a > 0, inside, k.divide(xp, xp.log1p(q)))
+    inside = a > 0
+    c = k.divide(xp, xp.log1p(xp.exp(-xp.maximum(a, xp.zeros_like(a)))) - xp.log1p(xp.exp(b)))
+    return xp.where(inside, c, k.divide(xp, xp.log1p(q))), inside
 
 
 def _clamp_value(xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Array:
@@ -150,8 +175,8 @@ def _clamp_value(xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Array:
     above = saturating_sub(xp, xp.zeros_like(x) + hi, x)  # hi - x
     lower = below <= above
     near, far = xp.where(lower, below, above), xp.where(lower, above, below)
-    e = _clamp_half(xp, near, far, k, kw, hi - lo)
-    out = xp.where(lower, lo + e, hi - e)
+    e, inside = _clamp_half(xp, near, far, k, kw, hi - lo)
+    out = xp.where(inside, xp.where(lower, x + e, x - e), xp.where(lower, lo + e, hi - e))
     return xp.clip(out, lo, hi)  # within [lo, hi] at every k, to rounding
 
 
@@ -170,8 +195,8 @@ def _value(kind: str, xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Arra
     family, method = kind.split(":")
     if family == "abs" and method == "logcosh":  # |x| + log1p(e^{-2k|x|}) / k
         ax = xp.abs(x)
-        tail = xp.log1p(xp.exp(-k.times(2.0).apply(xp, ax, EXP_CAP)))
-        return saturating_add(xp, ax, k.divide(xp, tail), _LOG2 / k.value())
+        tail = Scale.of(2.0).apply(xp, softplus_over_k(xp, ax, k.times(2.0)))
+        return saturating_add(xp, ax, tail, _LOG2 / k.value())
     if family == "abs" and method == "erf":
         ax = xp.abs(x)
         return ax * erf(xp, k.apply(xp, ax, ERF_CAP))
@@ -182,8 +207,8 @@ def _value(kind: str, xp: Any, x: Array, k: Scale, lo: float, hi: float) -> Arra
         near = k.divide(xp, xp.hypot(xp.where(tail, xp.zeros_like(u), u), xp.ones_like(u)))
         return xp.where(tail, far, near)
     if family == "relu":  # max(x, 0) + log1p(e^{-k|x|}) / k
-        tail = xp.log1p(xp.exp(-k.apply(xp, xp.abs(x), EXP_CAP)))
-        return saturating_add(xp, xp.maximum(x, xp.zeros_like(x)), k.divide(xp, tail), _LOG2 / k.value())
+        tail = softplus_over_k(xp, xp.abs(x), k)
+        return saturating_add(xp, xp.maximum(x, xp.zeros_like(x)), tail, _LOG2 / k.value())
     if family == "clamp":
         return _clamp_value(xp, x, k, lo, hi)
     if family == "sign":
@@ -313,6 +338,8 @@ def smooth_abs(x: Array, /, k: float, *, method: str = "logcosh") -> Array:
     array([1.005 , 0.1   , 2.0025])
     """
     method = check_choice("method", method, ("logcosh", "erf", "sqrt"))
+    if _array_k.is_array(k):
+        return _array_k.elementwise(smooth_abs, x, k, True, method=method)
     return run_unary("abs:" + method, x, k)
 
 
@@ -326,6 +353,8 @@ def smooth_relu(x: Array, /, k: float) -> Array:
     >>> smooth_relu(np.array([-1.0, 0.0, 1.0]), k=10.0).round(4)
     array([0.    , 0.0693, 1.    ])
     """
+    if _array_k.is_array(k):
+        return _array_k.elementwise(smooth_relu, x, k, True)
     return run_unary("relu:softplus", x, k)
 
 
@@ -348,6 +377,11 @@ def smooth_clamp(x: Array, /, *, lo: float, hi: float, k: float) -> Array:
     if not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f and math.isfinite(hi_f - lo_f)):
         msg = f"`lo` and `hi` must be finite with lo < hi and hi - lo finite; got lo={lo!r}, hi={hi!r}."
         raise ValueError(msg)
+    if _array_k.is_array(k):  # lo + softplus_k(x - lo) - softplus_k(x - hi), within [lo, hi]
+        prepared, k_arr, _ = _array_k.scaled(x, k)
+        a = prepared.array
+        out = lo_f + smooth_relu(a - lo_f, k_arr) - smooth_relu(a - hi_f, k_arr)
+        return prepared.finish(prepared.xp.clip(out, lo_f, hi_f))
     kf = sharpness(k)
     prepared = prepare(x)
     top = float(prepared.xp.finfo(prepared.array.dtype).max)
@@ -376,6 +410,8 @@ def smooth_sign(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     array([-0.9999,  0.    ,  0.4621,  0.9999])
     """
     method = check_choice("method", method, STEP_METHODS)
+    if _array_k.is_array(k):
+        return _array_k.elementwise(smooth_sign, x, k, False, method=method)
     return run_unary("sign:" + method, x, k)
 
 
@@ -396,4 +432,6 @@ def smooth_step(x: Array, /, k: float, *, method: str = "logistic") -> Array:
     array([0.    , 0.5   , 0.7311, 1.    ])
     """
     method = check_choice("method", method, STEP_METHODS)
+    if _array_k.is_array(k):
+        return _array_k.elementwise(smooth_step, x, k, False, method=method)
     return run_unary("step:" + method, x, k)

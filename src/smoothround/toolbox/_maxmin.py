@@ -25,8 +25,26 @@ from smoothround._validation import (
     check_optional_int,
     is_python_number,
 )
+from smoothround.toolbox import _array_k
 from smoothround.toolbox._elementwise import ERF_CAP, EXP_CAP, fit, output_limit, sharpness
-from smoothround.toolbox._numerics import Scale, largest, saturating_add, saturating_mul, saturating_sub
+from smoothround.toolbox._numerics import (
+    EXP_FAR,
+    Scale,
+    constant_minus,
+    difference_word,
+    erfc_cap,
+    exp_cap,
+    exp_word,
+    largest,
+    log_word,
+    reciprocal_product,
+    saturating_add,
+    saturating_mul,
+    saturating_sub,
+    softplus_over_k,
+    u_erfc_over_k,
+    u_exp_over_k,
+)
 from smoothround.toolbox._rows import rows_apply
 from smoothround.toolbox._special import erf, erfc, sigmoid, sigmoid_prime
 
@@ -36,6 +54,24 @@ _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 _LOG2 = math.log(2.0)
 PAIRWISE_METHODS = ("logsumexp", "boltzmann", "acon", "erf", "sqrt", "power")
 AXIS_METHODS = ("logsumexp", "boltzmann")
+#: In a JVP (linear in the tangent: JAX transposes it for reverse mode, so nothing may clip the tangent's
+#: product) the Jacobian coefficients k w ... saturate at this fraction of the largest number, so that their
+#: products with tangents up to 2^7 stay finite. The VJPs (PyTorch's backward) apply k after the product instead
+#: and saturate the result only.
+_JACOBIAN_CAP = 2.0**-8
+
+
+def _centred_product(xp: Any, z: Array, onehot: Array) -> Array:
+    """``P^T z`` for the terms ``z`` of a Jacobian product that sum to 0 (softmax's, soft_onehot's): the argmax's
+    entry is minus the sum of the others (not ``z_M - sum z``, which cancels). The factor k is applied to the
+    result by the caller, so no term overflows where the product itself is finite."""
+    rest = xp.sum(xp.where(onehot > 0, xp.zeros_like(z), z), axis=-1, keepdims=True)
+    return xp.where(onehot > 0, -rest, z)
+
+
+def _saturated(xp: Any, v: Array, out_max: float) -> Array:
+    """``v`` clipped to the output dtype's range (float16 and bfloat16 are computed in float32)."""
+    return v if out_max >= largest(xp, v.dtype) else xp.clip(v, -out_max, out_max)
 
 
 # ---------------------------------------------------------------------------------------------- pairwise
@@ -58,22 +94,42 @@ def _max_value(method: str, xp: Any, a: Array, b: Array, k: Scale) -> Array:
     ``|d| erfc(u) / 2`` for erf); closer, where the result is near the mean, ``(a + b) / 2`` plus the odd part
     (``(|d| / 2) tanh(u / 2)``, ``(|d| / 2) erf(u)``), which keeps the digits of a result near 0 whose operands
     are large. log-sum-exp and sqrt add a positive correction to the max (``log1p(e^-u) / k`` and
-    ``1 / (2k (hypot(u, 1) + u))``), saturated at the largest number.
+    ``1 / (2k (hypot(u, 1) + u))``), saturated at the largest number. The exponential corrections take ``a - b``
+    and ``u`` as double words (see ``_numerics``): exact to rounding even where a tiny k divides them.
     """
-    ad = xp.abs(saturating_sub(xp, a, b))
+    d, d_lo = difference_word(xp, a, b)
+    ad, ad_lo = xp.abs(d), xp.where(d < 0, -d_lo, d_lo)
     m = xp.maximum(a, b)
-    u = k.apply(xp, ad, _cap(method, xp, a.dtype))
     if method == "logsumexp":
-        return saturating_add(xp, m, k.divide(xp, xp.log1p(xp.exp(-u))), _LOG2 / k.value())
-    if method == "sqrt":
-        correction = k.divide(xp, 0.5 / (xp.hypot(u, xp.ones_like(u)) + u))
+        return saturating_add(xp, m, softplus_over_k(xp, ad, k, ad_lo), _LOG2 / k.value())
+    if method == "sqrt":  # 1/(2k (hypot(u, 1) + u)), beyond u = 1 as (r/2k)/(1 + hypot(1, r)), r = 1/u
+        u = k.apply(xp, ad)
+        far = u > 1.0
+        r = xp.where(far, reciprocal_product(xp, xp.where(far, ad, xp.ones_like(ad)), k), xp.zeros_like(u))
+        un = xp.where(far, xp.zeros_like(u), u)
+        correction = k.divide(xp, xp.where(far, 0.5 * r / (1.0 + xp.hypot(xp.ones_like(r), r)),
+                                           0.5 / (xp.hypot(un, xp.ones_like(un)) + un)))
         return saturating_add(xp, m, correction, 0.5 / k.value())
-    mean = 0.5 * a + 0.5 * b
+    cap = exp_cap(k, 810.0) if method != "erf" else erfc_cap(k)
+    hi, lo = k.product(xp, ad, cap, ad_lo)
+    mean = _mean(xp, a, b)
     if method in ("boltzmann", "acon"):
-        near, far = mean + (0.5 * ad) * xp.tanh(0.5 * u), m - ad * sigmoid(xp, -u)
+        near = mean + (0.5 * ad) * xp.tanh(0.5 * hi)
+        far = m - u_exp_over_k(xp, hi, lo, k) / (1.0 + xp.exp(-hi))
     else:
-        near, far = mean + (0.5 * ad) * erf(xp, u), m - (0.5 * ad) * erfc(xp, u)
-    return xp.where(u > 1.0, far, near)
+        near = mean + (0.5 * ad) * erf(xp, hi)
+        far = m - u_erfc_over_k(xp, hi, lo, k, erfc)
+    return xp.where(hi > 1.0, far, near)
+
+
+def _mean(xp: Any, a: Array, b: Array) -> Array:
+    """``(a + b) / 2`` rounded once and without overflow: ``(a + b) / 2`` for opposite signs (no overflow, no
+    cancellation of a difference), ``b + (a - b) / 2`` for equal signs. (Not ``a/2 + b/2``: XLA refactors that
+    into ``(a + b) / 2``, which overflows near the largest number under jit.)"""
+    zero = xp.zeros_like(a)
+    opposite = (a < 0) != (b < 0)
+    return xp.where(opposite, 0.5 * (xp.where(opposite, a, zero) + xp.where(opposite, b, zero)),
+                    b + 0.5 * saturating_sub(xp, a, b))
 
 
 def _max_partial_a(method: str, xp: Any, u: Array) -> Array:
@@ -103,9 +159,12 @@ def _power(xp: Any, a: Array, b: Array, k: Scale, is_min: bool) -> tuple[Array, 
     hi, lo = xp.maximum(a, b), xp.minimum(a, b)
     zero, one = xp.zeros_like(hi), xp.ones_like(hi)
     positive = lo > 0
-    r = xp.where(positive, lo, one) / xp.where(positive, hi, one)
+    # r = lo/hi, at least the smallest subnormal (r^p is then 0 to the last bit for p >= 1: log(0) is avoided)
+    r = xp.maximum(xp.where(positive, lo, one) / xp.where(positive, hi, one),
+                   zero + float(xp.finfo(hi.dtype).smallest_normal) * float(xp.finfo(hi.dtype).eps))
     # log r: log1p((lo - hi)/hi) near 1, where log(r) would lose the digits that p log r needs
-    log_r = xp.where(r > 0.5, xp.log1p(xp.where(positive, lo - hi, zero) / xp.where(positive, hi, one)),
+    near = r > 0.5
+    log_r = xp.where(near, xp.log1p(xp.where(near & positive, lo - hi, zero) / xp.where(positive, hi, one)),
                      xp.log(r))
     q = xp.where(positive, xp.exp(k.apply(xp, log_r, EXP_CAP)), zero)  # r^p
     log1p_q = xp.log1p(q)
@@ -152,7 +211,7 @@ class PairwiseOp:
         from the caps), and where both are finite."""
         top = largest(xp, x.dtype)
         finite = xp.isfinite(x) & xp.isfinite(b)
-        return xp.clip(x, -top, top), xp.clip(b, -top, top), finite
+        return (xp.where(xp.isinf(x), xp.sign(x) * top, x), xp.where(xp.isinf(b), xp.sign(b) * top, b), finite)
 
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
         b = params["b"]
@@ -282,6 +341,10 @@ def smooth_maximum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp"
     >>> smooth_maximum(np.array([1.0, 3.0]), np.array([1.0, 4.0]), k=8.0, method="power").round(4)
     array([1.0905, 4.048 ])
     """
+    if _array_k.is_array(k):
+        if method == "power":
+            _array_k.refuse('method="power"', "k is its exponent, not a scale", k)
+        return _array_k.pairwise(smooth_maximum, a, b, k, method=method)
     return _pairwise(a, b, k, method, False)
 
 
@@ -296,6 +359,10 @@ def smooth_minimum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp"
     >>> smooth_minimum(np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 2.0]), k=10.0).round(4)
     array([-0.0693,  1.    ,  2.    ])
     """
+    if _array_k.is_array(k):
+        if method == "power":
+            _array_k.refuse('method="power"', "k is its exponent, not a scale", k)
+        return _array_k.pairwise(smooth_minimum, a, b, k, method=method)
     return _pairwise(a, b, k, method, True)
 
 
@@ -313,7 +380,8 @@ def _positions(xp: Any, like: Array, n: int) -> Array:
 def _softmax_parts(xp: Any, x: Array, k: Scale) -> tuple[Array, ...]:
     """The pieces of ``softmax(k x)`` along the last axis, computed from ``s = x - max(x) <= 0``.
 
-    Returns ``m`` (the max, kept), ``finite`` (whether it is finite), ``s``, ``u = k s`` (clipped at -800, 0 in
+    Returns ``m`` (the max, kept), ``finite`` (whether it is finite), ``h = s/2`` as a double word (``x/2 - m/2``
+    cannot overflow and is exact), ``u = k s`` as a double word (clipped where ``e^u/k`` has underflowed; 0 in
     rows with an infinite max), ``e = e^u`` (0 for -inf entries), the weights ``w = e / sum(e)``, ``tie`` (the
     entries equal to the max) and ``onehot`` (the first of them). A row whose max is +inf (or all -inf) gets the
     hard limit: the entries equal to its max share the weight equally. A NaN makes its row NaN. No infinity is
@@ -322,18 +390,25 @@ def _softmax_parts(xp: Any, x: Array, k: Scale) -> tuple[Array, ...]:
     m = xp.max(x, axis=-1, keepdims=True)
     finite = xp.isfinite(m)
     zero = xp.zeros_like(x)
-    s = saturating_sub(xp, xp.where(finite, x, zero), xp.where(finite, m, xp.zeros_like(m)))
-    u = k.apply(xp, s, EXP_CAP)
+    xs, ms = xp.where(finite, x, zero), xp.where(finite, m, xp.zeros_like(m))
     minus_inf = xp.isinf(x) & (x < 0)
-    e = xp.where(minus_inf, zero, xp.exp(u))
+    # s = x - m exactly (saturated where |x - m| exceeds the range; there h = x/2 - m/2 is exact instead)
+    s_hi, s_lo = difference_word(xp, xs, ms)
+    top = largest(xp, x.dtype)
+    saturated = xp.abs(s_hi) >= 0.25 * top
+    h_hi = xp.where(saturated, 0.5 * xs - 0.5 * ms, 0.5 * s_hi)
+    h_lo = xp.where(saturated, zero, 0.5 * s_lo)
+    h_hi, h_lo = xp.where(minus_inf, zero - 0.25 * top, h_hi), xp.where(minus_inf, zero, h_lo)
+    u_hi, u_lo = k.product(xp, xp.where(minus_inf, zero - 0.5 * top, s_hi), exp_cap(k), s_lo)
+    e = xp.where(minus_inf, zero, exp_word(xp, u_hi, u_lo))
     limit = xp.where(xp.isnan(m), m + zero, xp.astype(x == m, x.dtype))
     e = xp.where(finite, e, limit)
-    u = xp.where(finite, u, zero)
-    tie = (u == 0) & ~minus_inf
+    u_hi, u_lo = xp.where(finite, u_hi, zero), xp.where(finite, u_lo, zero)
+    tie = (u_hi == 0) & ~minus_inf
     w = e / xp.sum(e, axis=-1, keepdims=True)
     first = xp.argmax(x, axis=-1, keepdims=True)
     onehot = xp.astype(_positions(xp, x, x.shape[-1]) == xp.astype(first, x.dtype), x.dtype)
-    return m, finite, s, u, e, w, tie, onehot
+    return m, finite, (h_hi, h_lo), (u_hi, u_lo), e, w, tie, onehot
 
 
 def _centred(xp: Any, v: Array, w: Array, onehot: Array) -> Array:
@@ -352,7 +427,7 @@ class AxisOp:
     out_max: float = math.inf
 
     def value(self, xp: Any, x: Array) -> Array:
-        m, finite, s, _, e, w, tie, onehot = _softmax_parts(xp, x, self.k)
+        m, finite, h, u, e, w, tie, onehot = _softmax_parts(xp, x, self.k)
         if self.kind == "softmax":
             return w
         if self.kind == "argmax":
@@ -360,42 +435,70 @@ class AxisOp:
             base = xp.sum(onehot * pos, axis=-1)
             return base + xp.sum(w * (pos - base[..., None]), axis=-1)
         ms = xp.where(finite, m, xp.zeros_like(m))
+        n = x.shape[-1]
+        lift = 2.0 ** math.ceil(math.log2(n)) if n > 1 else 1.0  # sums of n terms: scaled by 1/lift, no overflow
+        zero = xp.zeros_like(x)
         if self.kind == "logsumexp":  # log(sum e) = log1p(the sum beyond one maximal term): exact near 1
             beyond = xp.sum(xp.astype(tie, x.dtype), axis=-1, keepdims=True) - 1.0
-            beyond = beyond + xp.sum(xp.where(tie, xp.zeros_like(e), e), axis=-1, keepdims=True)
-            log_n = math.log(x.shape[-1]) if x.shape[-1] > 1 else 0.0
-            smooth = saturating_add(xp, ms, self.k.divide(xp, xp.log1p(beyond)), log_n / self.k.value())
-        else:
-            smooth = ms + xp.sum(w * s, axis=-1, keepdims=True)
+            beyond = beyond + xp.sum(xp.where(tie, zero, e), axis=-1, keepdims=True)
+            # beyond ~ 0: log1p(beyond)/k = sum e^{u + ln(1/k)}, representable where e^u is not (a tiny k)
+            ln_k_lift = log_word(self.k, (lift, 0.0))
+            far_hi, far_lo = constant_minus(xp, (-ln_k_lift[0], -ln_k_lift[1]), -u[0], -u[1])
+            masked = tie | (xp.isinf(x) & (x < 0))
+            far_terms = xp.minimum(exp_word(xp, far_hi, far_lo), zero + largest(xp, x.dtype) / lift)
+            far = xp.sum(xp.where(masked, zero, far_terms), axis=-1, keepdims=True)
+            small = beyond < 2.0**-40
+            correction = xp.where(small, Scale.of(lift).apply(xp, far),
+                                  self.k.divide(xp, xp.log1p(xp.where(small, xp.zeros_like(beyond), beyond))))
+            log_n = math.log(n) if n > 1 else 0.0
+            smooth = saturating_add(xp, ms, correction, log_n / self.k.value())
+        else:  # m + sum e s / sum e = 2 (m/2 - sum |h| e^-|u| / sum e), each term exact to rounding
+            near = u[0] >= -EXP_FAR  # |h| e^u directly (u may underflow where k is tiny, h cannot)
+            far_terms = u_exp_over_k(xp, -xp.where(near, zero - EXP_FAR, u[0]), -u[1], self.k.times(2.0 * lift))
+            terms = xp.where(near, xp.abs(h[0] + h[1]) * (e * (1.0 / lift)), far_terms)
+            terms = xp.where(xp.isinf(x) & (x < 0), zero, terms)
+            beta = Scale.of(lift).apply(xp, xp.sum(terms, axis=-1, keepdims=True) / xp.sum(e, axis=-1,
+                                                                                              keepdims=True))
+            smooth = 2.0 * (0.5 * ms - beta)
         out = xp.squeeze(xp.where(finite, smooth, m), axis=-1)
         return fit(xp, out, xp.squeeze(finite, axis=-1), self.out_max)
 
     def _gradient(self, xp: Any, x: Array) -> Array:
-        """The gradient of a reduction, per element of the row."""
-        _, _, _, u, _, w, _, onehot = _softmax_parts(xp, x, self.k)
+        """The gradient of a reduction, per element of the row; of the soft argmax without its factor k."""
+        _, _, _, (u, _), _, w, _, onehot = _softmax_parts(xp, x, self.k)
         if self.kind == "logsumexp":
             return w
         if self.kind == "boltzmann":  # w_j (1 + k (x_j - B)) = w_j (1 + u_j - sum w u)
             return w * (1.0 + (u - xp.sum(w * u, axis=-1, keepdims=True)))
-        pos = _positions(xp, x, x.shape[-1])  # argmax: k w_j (j - A)
-        return self.k.apply(xp, w * _centred(xp, xp.zeros_like(x) + pos, w, onehot))
+        pos = _positions(xp, x, x.shape[-1])  # argmax: k w_j (j - A), k applied by the caller
+        return w * _centred(xp, xp.zeros_like(x) + pos, w, onehot)
 
     def jvp(self, xp: Any, x: Array, t: Array) -> Array:
         if self.kind == "softmax":
-            return self._softmax_product(xp, x, t)
-        return xp.sum(self._gradient(xp, x) * t, axis=-1)
+            return self._softmax_product(xp, x, t, linear=True)
+        gradient = self._gradient(xp, x)
+        if self.kind == "argmax":
+            gradient = self.k.apply(xp, gradient, _JACOBIAN_CAP * largest(xp, x.dtype))
+        return xp.sum(gradient * t, axis=-1)
 
     def vjp(self, xp: Any, x: Array, g: Array) -> Array:
         if self.kind == "softmax":  # the Jacobian is symmetric
-            return self._softmax_product(xp, x, g)
-        return g[..., None] * self._gradient(xp, x)
+            return self._softmax_product(xp, x, g, linear=False)
+        y = g[..., None] * self._gradient(xp, x)
+        if self.kind == "argmax":  # k after the product: k w_j (j - A) may overflow where the product does not
+            return self.k.apply(xp, y, min(largest(xp, x.dtype), self.out_max))
+        return _saturated(xp, y, self.out_max)
 
-    def _softmax_product(self, xp: Any, x: Array, t: Array) -> Array:
+    def _softmax_product(self, xp: Any, x: Array, t: Array, *, linear: bool) -> Array:
         """``k (diag w - w w^T) t``, centred on the argmax on both sides (``J = P^T J P`` with ``P t = t -
         t_M``), so this product and its transpose are free of cancellation."""
-        _, _, _, _, _, w, _, onehot = _softmax_parts(xp, x, self.k)
-        y = self.k.apply(xp, w) * _centred(xp, t, w, onehot)
-        return y - onehot * xp.sum(y, axis=-1, keepdims=True)
+        parts = _softmax_parts(xp, x, self.k)
+        w, onehot = parts[5], parts[7]
+        if linear:
+            coefficient = self.k.apply(xp, w, _JACOBIAN_CAP * largest(xp, x.dtype))
+            return _centred_product(xp, coefficient * _centred(xp, t, w, onehot), onehot)
+        z = _centred_product(xp, w * _centred(xp, t, w, onehot), onehot)
+        return self.k.apply(xp, z, min(largest(xp, x.dtype), self.out_max))
 
 
 @dataclass(frozen=True)
@@ -404,21 +507,22 @@ class OnehotOp:
 
     n: int
     k: Scale
+    out_max: float = math.inf
 
     def _parts(self, xp: Any, index: Array) -> tuple[Array, Array, Array]:
         """(weights, ``D = J - j`` with J the nearest class, one-hot of J).
 
-        The logits relative to J's are ``-k ((index - j)^2 - (index - J)^2) = -k D (D + 2 (index - J))``: no
-        square of a large index, and exact near a half-integer. More than ``c = max(1, 400/k)`` beyond an end
-        the weights are one-hot to the last bit, so the index is clipped there.
+        The logits relative to J's are ``-k ((index - j)^2 - (index - J)^2) = -2 D k (D/2 + (index - J))``: no
+        square of a large index (``k (D/2 + index - J)`` is clipped at 800, where the weight is 0), and exact
+        near a half-integer.
         """
         n = self.n
-        c = max(1.0, min(self.k.bound(400.0), largest(xp, index.dtype) / (8.0 * n)))
-        idx = xp.clip(index, -c, (n - 1) + c)
+        top = largest(xp, index.dtype)
+        idx = xp.where(xp.isinf(index), xp.sign(index) * top, index)  # +-inf: far beyond either end
         nearest = xp.clip(xp.round(idx), 0.0, float(n - 1))
-        delta = (idx - nearest)[..., None]
         d = nearest[..., None] - _positions(xp, index, n)
-        e = xp.exp(-self.k.apply(xp, d * (d + 2.0 * delta), EXP_CAP))
+        # k D (D + 2 delta) = 2 D k (D/2 + delta): k (D/2 + delta) clipped at 800 cannot overflow, and D is small
+        e = xp.exp(-2.0 * d * self.k.apply(xp, 0.5 * d + (idx - nearest)[..., None], EXP_CAP))
         w = e / xp.sum(e, axis=-1, keepdims=True)
         return w, d, xp.astype(d == 0, index.dtype)
 
@@ -426,18 +530,21 @@ class OnehotOp:
         return self._parts(xp, index)[0]
 
     def _column(self, xp: Any, index: Array) -> tuple[Array, Array]:
-        """d w_j / d index = -2k w_j (D_j - sum w D), and the one-hot of the nearest class."""
+        """d w_j / d index without its factor -2k: w_j (D_j - sum w D); and the one-hot of the nearest class.
+        The VJP applies the factor after the product with the cotangent, where the result may be finite
+        although 2k w_j D_j is not."""
         w, d, onehot = self._parts(xp, index)
-        return -self.k.times(2.0).apply(xp, w * (d - xp.sum(w * d, axis=-1, keepdims=True))), onehot
+        return w * (d - xp.sum(w * d, axis=-1, keepdims=True)), onehot
 
     def jvp(self, xp: Any, index: Array, t: Array) -> Array:
         column, onehot = self._column(xp, index)
-        y = column * t[..., None]
-        return y - onehot * xp.sum(y, axis=-1, keepdims=True)  # P^T: its transpose centres the cotangent
+        column = self.k.times(2.0).apply(xp, column, _JACOBIAN_CAP * largest(xp, index.dtype))
+        return -_centred_product(xp, column * t[..., None], onehot)  # P^T; its transpose centres the cotangent
 
     def vjp(self, xp: Any, index: Array, g: Array) -> Array:
         column, onehot = self._column(xp, index)
-        return xp.sum(column * (g - xp.sum(onehot * g, axis=-1, keepdims=True)), axis=-1)
+        dot = xp.sum(column * (g - xp.sum(onehot * g, axis=-1, keepdims=True)), axis=-1)
+        return -self.k.times(2.0).apply(xp, dot, min(largest(xp, index.dtype), self.out_max))
 
 
 def _axis(prepared: Prepared, axis: Any, allow_none: bool = True) -> int | None:
@@ -525,6 +632,8 @@ def smooth_max(x: Array, /, k: float, *, axis: int | None = -1, keepdims: bool =
     >>> smooth_max(x, k=2.0, method="boltzmann").round(4)
     array([2.8509, 0.    ])
     """
+    if _array_k.is_array(k):
+        return _array_k.reduction(smooth_max, x, k, axis, keepdims, True, method=method)
     return _reduce(x, k, axis, keepdims, method, False)
 
 
@@ -538,6 +647,8 @@ def smooth_min(x: Array, /, k: float, *, axis: int | None = -1, keepdims: bool =
     >>> smooth_min(np.array([1.0, 1.0, 3.0]), k=10.0).round(4)
     np.float64(0.9307)
     """
+    if _array_k.is_array(k):
+        return _array_k.reduction(smooth_min, x, k, axis, keepdims, True, method=method)
     return _reduce(x, k, axis, keepdims, method, True)
 
 
@@ -553,6 +664,8 @@ def softmax(x: Array, /, k: float, *, axis: int = -1) -> Array:
     >>> softmax(np.array([1.0, 2.0, 3.0]), k=1.0).round(4)
     array([0.09  , 0.2447, 0.6652])
     """
+    if _array_k.is_array(k):
+        return _array_k.elementwise(softmax, x, k, False, axis=axis)
     kf = sharpness(k)
     prepared = prepare(x)
     ax = _axis(prepared, axis, allow_none=False)
@@ -576,6 +689,9 @@ def soft_argmax(x: Array, /, k: float, *, axis: int = -1, keepdims: bool = False
     >>> soft_argmax(np.array([0.0, 5.0, 5.0]), k=10.0).round(4)
     np.float64(1.5)
     """
+    if _array_k.is_array(k):
+        keep = check_bool("keepdims", keepdims)
+        return _array_k.reduction(soft_argmax, x, k, axis, keep, False)
     kf = sharpness(k)
     keep = check_bool("keepdims", keepdims)
     prepared = prepare(x)
@@ -606,10 +722,15 @@ def soft_onehot(index: Array, /, *, n: int, k: float) -> Array:
     if n < 1:
         msg = f"`n` must be an integer >= 1; got {n!r}."
         raise ValueError(msg)
+    if _array_k.is_array(k):  # softmax over j of -k (index - j)^2, the definition, at k = 1 on those logits
+        prepared, k_arr, _ = _array_k.scaled(index, k)
+        xp, arr = prepared.xp, prepared.array
+        dist = arr[..., None] - _positions(xp, arr, int(n))
+        return prepared.finish(softmax(-(k_arr[..., None] * (dist * dist)), 1.0))
     kf = sharpness(k)
     prepared = prepare(index, "index")
     xp, arr = prepared.xp, prepared.array
     if math.isinf(kf):  # the nearest class; a half-integer splits the mass between its two neighbours
         dist = xp.clip(arr, -1.0, float(n))[..., None] - _positions(xp, arr, int(n))
         return prepared.finish(_hard_weights(xp, -xp.abs(dist)))
-    return prepared.finish(rows_apply(OnehotOp(int(n), Scale.of(kf)), prepared.backend, xp, arr))
+    return prepared.finish(rows_apply(OnehotOp(int(n), Scale.of(kf), output_limit(prepared)), prepared.backend, xp, arr))

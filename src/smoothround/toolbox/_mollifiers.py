@@ -18,8 +18,24 @@ import numpy as np
 
 from smoothround._backends import apply, prepare
 from smoothround._validation import _concrete_values, check_choice, check_positive, check_real_scalar
-from smoothround.toolbox._elementwise import fit, output_limit, run_scaled, step_density, step_value
-from smoothround.toolbox._numerics import Scale, saturating_sub
+from smoothround.toolbox._elementwise import (
+    fit,
+    output_limit,
+    run_scaled,
+    sign_value,
+    step_density,
+    step_value,
+)
+from smoothround.toolbox._numerics import (
+    SQRT2_HI,
+    SQRT2_LO,
+    Scale,
+    opaque,
+    round_to,
+    saturating_sub,
+    saturating_sum,
+    scaled,
+)
 
 Array = Any
 
@@ -39,7 +55,7 @@ def kernel_sharpness(kernel: str, width: float) -> Scale:
     """The sharpness of the step whose derivative is the kernel of this width, exactly (``1/w`` may
     overflow a Python float)."""
     scale = Scale.of(width)
-    return (scale.times(math.sqrt(2.0)) if kernel == "gaussian" else scale).inverse()
+    return (scale.times(SQRT2_HI, SQRT2_LO) if kernel == "gaussian" else scale).inverse()
 
 
 def mollifier(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) -> Array:
@@ -84,9 +100,12 @@ def mollifier_cdf(x: Array, /, *, kernel: str = "gaussian", width: float = 1.0) 
 class StepsOp:
     """The convolution of a piecewise-constant function with a kernel, as one elementwise op of ``x``.
 
-    The value is the step function itself plus, per breakpoint, the jump times the kernel's tail on the far
-    side (``CDF(z) - [z >= 0] = -sign(z) CDF(-|z|)``): the exact value of the interval holding ``x`` plus small
-    terms, so sums over many breakpoints keep their digits.
+    With ``i`` the breakpoint nearest ``x``, the value is ``(v_i + v_{i+1})/2 + (jump_i/2) sign_i(x)`` (the smooth
+    sign of that breakpoint, exact near it, where the value may pass through 0; where ``|sign_i| > 1/2`` the
+    value of its side plus its tail term, which keeps a tail the sign would round away) plus, for every other
+    breakpoint, the jump times the kernel's tail on the far side (``CDF(z) - [z >= 0] = -sign(z) CDF(-|z|)``):
+    small terms, so sums over many breakpoints keep their digits. ``x - b`` is formed exactly even where the
+    dtype cannot hold ``b``.
     """
 
     method: str
@@ -100,26 +119,55 @@ class StepsOp:
     def _jumps(self) -> list[float]:
         return [b - a for a, b in itertools.pairwise(self.values)]
 
+    def _offsets(self, xp: Any, x: Array) -> list[Array]:
+        """``x - b`` for every breakpoint, rounded once (``b`` split into two numbers of the dtype)."""
+        out = []
+        for b in self.breakpoints:
+            b_hi = round_to(b, x.dtype)
+            b_lo = round_to(b - b_hi, x.dtype)
+            # opaque: under jax.jit XLA would fold (x - b_hi) - b_lo into x - (b_hi + b_lo), rounded: x - b_hi
+            out.append(opaque(xp, saturating_sub(xp, x, xp.zeros_like(x) + b_hi)) - b_lo)
+        return out
+
     def value(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
-        out = self.hard(xp, x, params)
-        for b, jump in zip(self.breakpoints, self._jumps(), strict=True):
-            z = saturating_sub(xp, x, xp.zeros_like(x) + b)
-            tail = step_value(self.method, xp, -xp.abs(z), self.k)
-            out = out + jump * xp.where(z >= 0, -tail, tail)
+        offsets = self._offsets(xp, x)
+        # the nearest breakpoint: the last one at or left of x, unless the next one is nearer
+        count = xp.zeros_like(x)
+        for d in offsets:
+            count = count + xp.astype(d >= 0, x.dtype)
+        left, right = xp.zeros_like(x), xp.zeros_like(x)
+        for i, d in enumerate(offsets):
+            left = xp.where(count == i + 1, xp.abs(d), left)
+            right = xp.where(count == i, xp.abs(d), right)
+        last = float(len(offsets))
+        nearest = xp.where((count > 0) & ((count == last) | (left <= right)), count - 1.0, count)
+        out = xp.zeros_like(x)
+        jumps = self._jumps()
+        for i, (d, jump) in enumerate(zip(offsets, jumps, strict=True)):
+            is_nearest = nearest == i
+            tail = step_value(self.method, xp, -xp.abs(d), self.k)
+            term = scaled(xp, xp.where(d >= 0, -tail, tail), jump)
+            mid = 0.5 * self.values[i] + 0.5 * self.values[i + 1]
+            sign = sign_value(self.method, xp, d, self.k)
+            centre = saturating_sum(xp, xp.zeros_like(x) + round_to(mid, x.dtype), scaled(xp, sign, 0.5 * jump))
+            # away from the breakpoint (|sign| > 1/2) the centre form would round the tail away against the
+            # side's value (mid - jump/2 (1 - 2 CDF)): there the side's value plus the tail term, as elsewhere
+            side = xp.where(d >= 0, xp.zeros_like(x) + self.values[i + 1], xp.zeros_like(x) + self.values[i])
+            near = xp.where(xp.abs(sign) <= 0.5, centre, saturating_sum(xp, side, term))
+            out = saturating_sum(xp, out, xp.where(is_nearest, near, term))
         return fit(xp, out, xp.isfinite(x), self.out_max)
 
     def hard(self, xp: Any, x: Array, params: dict[str, Array]) -> Array:
         """The step function: ``values[i]`` on ``[breakpoints[i-1], breakpoints[i])``, selected exactly."""
         out = xp.zeros_like(x) + self.values[0]
-        for b, v in zip(self.breakpoints, self.values[1:], strict=True):
-            out = xp.where(x >= b, xp.zeros_like(x) + v, out)
+        for d, v in zip(self._offsets(xp, x), self.values[1:], strict=True):
+            out = xp.where(d >= 0, xp.zeros_like(x) + v, out)
         return out
 
     def partials(self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]) -> dict[str, Array]:
         out = xp.zeros_like(x)
-        for b, jump in zip(self.breakpoints, self._jumps(), strict=True):
-            z = saturating_sub(xp, x, xp.zeros_like(x) + b)
-            out = out + jump * step_density(self.method, xp, z, self.k)
+        for d, jump in zip(self._offsets(xp, x), self._jumps(), strict=True):
+            out = saturating_sum(xp, out, scaled(xp, step_density(self.method, xp, d, self.k), jump))
         return {"x": fit(xp, out, xp.isfinite(x), self.out_max)}
 
 
