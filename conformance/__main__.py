@@ -39,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.pivot:
         if args.pivot not in FIELDS:
             parser.error(f"--pivot: unknown field {args.pivot}; choose from {', '.join(FIELDS)}")
-        print(format_pivot(results, by, args.pivot))
+        default = [r for r in results if "tol=" not in r.k_form]
+        asked = [r for r in results if "tol=" in r.k_form]
+        print(format_pivot(default, by, args.pivot))
+        if asked:  # groups called with an explicit tol, held to it: a table of their own, not mixed in
+            print(f"\nCalled with an explicit tol ({', '.join(sorted({r.k_form for r in asked}))}):\n")
+            print(format_pivot(asked, by, args.pivot))
     else:
         rows = results if args.all else merge(results, by)
         rows = sorted(rows, key=lambda r: tuple(str(getattr(r, f)) for f in FIELDS))

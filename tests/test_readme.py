@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 ROOT = Path(__file__).parent.parent
 # each document with the number of examples it has at least (so an example cannot silently disappear)
-DOCUMENTS = {"README.md": 15, "docs/training.md": 30}
+DOCUMENTS = {"README.md": 15, "docs/training.md": 30, "docs/toolbox.md": 15}
 
 
 @pytest.fixture(autouse=True, scope="module")
