@@ -154,6 +154,17 @@ def torch_eager(n: int, device: str, rounds: int, repeats: int) -> list[Row]:
             row.saved = _saved_bytes(makers[row.name], n)
         if row.name.startswith("torch.sigmoid"):
             row.saved = _saved_bytes(lambda: torch.sigmoid(x), n)
+    # the clamped quantizer against the unclamped round it is built on (LSQ's 4-bit grid, step 0.5), and the
+    # staircase saturation and a hard fake-quant with identity gradient (torch's own STE) for scale
+    quantizers = {
+        'quantize, saturation="clamp"': (fwd_bwd(lambda v: sr.quantize(v, 10.0, step=0.5, qmin=-8, qmax=7)), 1.5),
+        'quantize, saturation="smooth"': (
+            fwd_bwd(lambda v: sr.quantize(v, 10.0, step=0.5, qmin=-8, qmax=7, saturation="smooth")), None),
+        "torch.fake_quantize_per_tensor_affine (STE)": (
+            fwd_bwd(lambda v: torch.fake_quantize_per_tensor_affine(v, 0.5, 0, -8, 7)), None),
+    }
+    rows += compare("torch quantize", "round, k=10", fwd_bwd(lambda v: sr.round(v, 10.0)), quantizers,
+                    rounds=rounds, repeats=repeats, sync=sync)
     return rows
 
 
