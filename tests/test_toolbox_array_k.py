@@ -122,3 +122,70 @@ def test_array_k_errors_name_the_argument() -> None:
         sr.smooth_maximum(np.array([1.0]), np.array([2.0]), np.array(3.0), method="power")
     with pytest.raises(TypeError, match=r"`k` is a torch array but `x` is a jax array"):
         sr.smooth_step(jnp.asarray(X), torch.tensor(2.0))
+
+
+# ---------------------------------------------------------------------------------------------- edges
+
+
+def test_a_k_that_varies_along_the_reduced_axis_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"`k` must have size 1 along the reduced axis -1.*k of shape \(2,\)"):
+        sr.smooth_max(np.array([1.0, 1.0]), np.array([1.0, 100.0]))
+    with pytest.raises(ValueError, match=r"`k` must not have more axes than `x`"):
+        sr.smooth_max(np.array([1.0, 2.0, 3.0]), np.array([[1.0], [1.0]]), axis=0)
+    with pytest.raises(ValueError, match=r"every axis \(axis=None\)"):
+        sr.smooth_min(np.ones((2, 3)), np.ones((2, 1)), axis=None)
+
+
+def test_infinite_entries_keep_their_meaning_and_give_k_a_finite_gradient() -> None:
+    inf = float("inf")
+    for f, x in [(lambda v, k: sr.smooth_max(v, k), [-inf, 0.0, 1.0]), (lambda v, k: sr.softmax(v, k)[2], [-inf, 0.0, 1.0]),
+                 (lambda v, k: sr.smooth_relu(v, k).sum(), [-inf, 0.5, inf]), (lambda v, k: sr.smooth_abs(v, k).sum(), [-inf, 0.5])]:
+        k = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+        xt = torch.tensor(x, dtype=torch.float64)
+        out = f(xt, k)
+        (gk,) = torch.autograd.grad(out, k)
+        assert torch.isfinite(gk), (x, gk)
+        finite = [v for v in x if np.isfinite(v)]
+        if finite != x and f(xt, 2.0).isfinite():  # the masked -inf: the same as leaving the entry out
+            h = 1e-6
+            fd = (f(xt, 2.0 + h) - f(xt, 2.0 - h)) / (2 * h)
+            assert float(gk) == pytest.approx(float(fd), rel=1e-6, abs=1e-12)
+    assert sr.smooth_max(np.array([-inf, -inf]), np.array(2.0)) == -inf
+    assert sr.smooth_max(np.array([inf, 0.0]), np.array(2.0)) == inf
+    assert sr.smooth_relu(np.array([inf]), np.array(2.0))[0] == inf
+
+
+def test_where_k_x_overflows_the_value_is_the_hard_function_with_its_gradient() -> None:
+    np.testing.assert_array_equal(sr.smooth_relu(np.array([1e308, -1e308]), np.array(10.0)), [1e308, 0.0])
+    assert sr.smooth_abs(np.array([1e37], np.float32), np.array(1e3))[0] == np.float32(1e37)
+    x = torch.tensor([1e37, 2.0], requires_grad=True)
+    k = torch.tensor(1e3, requires_grad=True)
+    sr.smooth_abs(x, k).sum().backward()
+    assert x.grad[0] == 1.0 and torch.isfinite(k.grad)
+    assert float(k.grad) == pytest.approx(float(-(torch.log1p(torch.exp(torch.tensor(-4e3)))) / 1e6), abs=1e-12)
+    rows = np.array([[1e300, 2e300], [0.0, 1.0]])
+    np.testing.assert_allclose(sr.softmax(rows, np.array([[1e10], [1.0]])), [[0.0, 1.0], sr.softmax(rows[1], 1.0)], rtol=1e-15)
+
+
+def test_the_clamp_does_not_cancel_against_far_bounds() -> None:
+    x = torch.tensor([0.3, 1.7, -3e8, 3e8])
+    got = sr.smooth_clamp(x, lo=-1e8, hi=1e8, k=torch.tensor(10.0))
+    torch.testing.assert_close(got, sr.smooth_clamp(x, lo=-1e8, hi=1e8, k=10.0), rtol=1e-7, atol=0.0)
+    with pytest.raises(ValueError, match="`lo` and `hi` must lie within the range of x's dtype"):
+        sr.smooth_clamp(torch.tensor([0.3]), lo=-1e300, hi=1.0, k=torch.tensor(1.0))
+
+
+def test_k_is_checked_in_the_compute_dtype() -> None:
+    with pytest.raises(ValueError, match=r"compute dtype float32; got 1e-50, which rounds to 0.0"):
+        sr.smooth_relu(np.array([1.0], np.float32), np.array(1e-50))
+    with pytest.raises(ValueError, match=r"got 1e\+50, which rounds to inf"):
+        sr.smooth_relu(np.array([1.0], np.float32), np.array(1e50))
+    with pytest.raises(TypeError, match="`k` must be a real number or array; got an array of dtype bool"):
+        sr.smooth_abs(X, np.array(True))
+
+
+def test_pairwise_with_a_scalar_operand_and_soft_onehot_far_out() -> None:
+    torch.testing.assert_close(sr.smooth_maximum(torch.tensor([1.0, -1.0]), 0.0, torch.tensor(2.0)),
+                               sr.smooth_maximum(torch.tensor([1.0, -1.0]), 0.0, 2.0))
+    index = np.array([1e200, -np.inf, 1.2, np.inf, -3e38])
+    np.testing.assert_allclose(sr.soft_onehot(index, n=3, k=np.array(1.0)), sr.soft_onehot(index, n=3, k=1.0), rtol=1e-14, atol=1e-300)

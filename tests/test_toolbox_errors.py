@@ -23,7 +23,7 @@ X = np.array([0.5, 1.0])
         (lambda: sr.smooth_abs(X, k=0), ValueError, "`k` must be positive"),
         (lambda: sr.smooth_abs(X, k=float("nan")), ValueError, "`k` must be positive"),
         (lambda: sr.smooth_abs(X, k="10"), TypeError, "`k` must be a real number; got '10'"),
-        (lambda: sr.smooth_abs(X, k=np.ones(2)), TypeError, "`k` must be a real number"),
+        (lambda: sr.smooth_abs(X, k=[1.0, 2.0]), TypeError, "`k` must be a real number"),  # a list; arrays are accepted
         (lambda: sr.smooth_abs(X, k=True), TypeError, "`k` must be a real number"),
         (lambda: sr.smooth_abs(X, k=1.0, method="huber"), ValueError, "`method` must be one of 'logcosh'"),
         (lambda: sr.smooth_abs(np.array([1 + 2j]), k=1.0), TypeError, "`x` must be real"),

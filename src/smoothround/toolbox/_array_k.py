@@ -14,15 +14,16 @@ The function at ``k = 1`` is the Python-number implementation itself (one formul
 along the reduced axis). Its readable values must be positive and finite; a traced ``k`` is not checked.
 
 Accuracy: ``k x`` is rounded once (a relative error of one unit, which the k = 1 function carries through with
-its own condition number) and saturates at the largest number of the compute dtype: where ``|k x|`` would
-overflow, the value is that of the largest number and its gradient 0. A Python-number ``k`` keeps the
-full-range guarantees that the conformance suite measures. ``smooth_clamp`` with an array ``k`` is its definition
-``lo + softplus_k(x - lo) - softplus_k(x - hi)`` (its bounds cannot be scaled by an array ``k``): exact to
-``eps (|x| + ln(2)/k)`` absolutely, which at small ``k`` is looser than the Python-number path.
+its own condition number). Where ``|k x|`` overflows the compute dtype, the function is the hard one to
+rounding (the smoothing is below one unit of ``x`` there), so those elements (for a reduction or softmax: those
+rows) take the ``k = inf`` value, with its gradient in ``x`` and none in ``k``. Infinite entries of ``x`` keep
+their meaning (masked ``-inf`` in a max or softmax) and give no NaN gradient to ``k``. A Python-number ``k``
+keeps the full-range guarantees that the conformance suite measures.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -45,71 +46,149 @@ def refuse(function: str, why: str, k: Any) -> None:
     raise TypeError(msg)
 
 
-def _k_like(prepared: Prepared, k: Any) -> Array:
-    """``k`` as an array of ``x``'s backend and compute dtype, its readable values checked."""
+def k_like(prepared: Prepared, k: Any) -> Array:
+    """``k`` as an array of ``x``'s backend and compute dtype, its readable values checked there."""
     backend = backend_of(k)
     if backend not in ("numpy", prepared.backend):
         msg = f"`k` is a {backend} array but `x` is a {prepared.backend} array; pass both from one library."
         raise TypeError(msg)
-    values = _concrete_values(k)
-    if values is not None:
-        values = np.asarray(values, dtype=np.float64)
-        bad = ~(np.isfinite(values) & (values > 0))
-        if np.any(bad):
-            msg = f"`k` must be positive and finite where it is an array; got {float(values[bad].flat[0])!r}."
-            raise ValueError(msg)
+    if str(getattr(k, "dtype", "")).endswith("bool"):
+        msg = f"`k` must be a real number or array; got an array of dtype {k.dtype}."
+        raise TypeError(msg)
     xp, x = prepared.xp, prepared.array
     if backend == "numpy" and prepared.backend != "numpy":
-        k = np.asarray(k)
+        k = np.asarray(k, dtype=np.float64)
         if prepared.backend == "torch":
             import torch
 
-            return torch.as_tensor(k, dtype=x.dtype, device=x.device)
-        return xp.asarray(k, dtype=x.dtype)
-    k = prepare(k, "k").array
-    return xp.astype(k, x.dtype) if k.dtype != x.dtype else k
+            k_arr = torch.as_tensor(k, dtype=x.dtype, device=x.device)
+        else:
+            k_arr = xp.asarray(k, dtype=x.dtype)
+    else:
+        k_arr = prepare(k, "k").array
+        if k_arr.dtype != x.dtype:
+            with np.errstate(over="ignore"):  # a k beyond the dtype's range is refused below, with its value
+                k_arr = xp.astype(k_arr, x.dtype)
+    values = _concrete_values(k_arr)
+    if values is not None:
+        values = np.asarray(values, dtype=np.float64)
+        original = np.asarray(_concrete_values(k) if backend != "numpy" else k, dtype=np.float64)
+        bad = ~(np.isfinite(values) & (values > 0))
+        if np.any(bad):
+            given = float(np.broadcast_to(original, values.shape)[bad].flat[0])
+            if np.isfinite(given) and given > 0:
+                msg = (f"`k` must be positive and finite in the compute dtype {x.dtype}; got {given!r}, which "
+                       f"rounds to {float(values[bad].flat[0])!r} there.")
+            else:
+                msg = f"`k` must be positive and finite where it is an array; got {given!r}."
+            raise ValueError(msg)
+    return k_arr
 
 
-def scaled(x: Any, k: Any) -> tuple[Prepared, Array, Array]:
-    """``(prepared x, k, u = k x)``: ``k`` as an array like ``x``, ``u`` saturated at the largest number."""
-    prepared = prepare(x)
-    xp = prepared.xp
-    k_arr = _k_like(prepared, k)
-    top = float(xp.finfo(prepared.array.dtype).max)
-    return prepared, k_arr, xp.clip(k_arr * prepared.array, -top, top)
+def _product(xp: Any, x: Array, k: Array) -> tuple[Array, Array]:
+    """``(u, saturated)``: ``u = k x`` where that is finite, ``x`` itself at infinite entries (no ``k`` in their
+    gradient), 0 where ``|k x|`` overflows (those are marked ``saturated`` and replaced by the hard value)."""
+    infinite = xp.isinf(x)
+    finite_x = xp.where(infinite, xp.sign(x), x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = k * finite_x
+    saturated = (xp.abs(product) > float(xp.finfo(x.dtype).max)) & ~infinite
+    u = xp.where(infinite, x, xp.where(saturated, xp.zeros_like(product), product))
+    return u, saturated
+
+
+def _over_k(xp: Any, value: Array, k: Array) -> Array:
+    """``value / k``, infinite values kept as they are (and no NaN in ``k``'s gradient from them)."""
+    infinite = xp.isinf(value)
+    return xp.where(infinite, value, xp.where(infinite, xp.zeros_like(value), value) / k)
+
+
+def _rows(xp: Any, mask: Array, axis: int | None) -> Array:
+    """``mask`` spread over every row that has one True along ``axis`` (all elements when None)."""
+    return xp.any(mask, axis=axis, keepdims=True)
 
 
 def elementwise(fn: Callable[..., Array], x: Any, k: Any, per_k: bool, **options: Any) -> Array:
-    """``fn(k x, 1) / k`` (``per_k``) or ``fn(k x, 1)``, in ``x``'s dtype."""
-    prepared, k_arr, u = scaled(x, k)
-    out = fn(u, 1.0, **options)
-    return prepared.finish(out / k_arr if per_k else out)
+    """``fn(k x, 1) / k`` (``per_k``) or ``fn(k x, 1)``, in ``x``'s dtype; ``options["axis"]`` (softmax) makes
+    saturation apply to whole rows."""
+    prepared = prepare(x)
+    xp = prepared.xp
+    k_arr = k_like(prepared, k)
+    u, saturated = _product(xp, prepared.array, k_arr)
+    smooth = fn(u, 1.0, **options)
+    if per_k:
+        smooth = _over_k(xp, smooth, k_arr)
+    if "axis" in options:
+        saturated = _rows(xp, saturated, options["axis"])
+    out = xp.where(saturated, fn(prepared.array, math.inf, **options), smooth)
+    return prepared.finish(out)
+
+
+def _common(a: Any, b: Any) -> tuple[Prepared, Array, Array]:
+    """``a`` and ``b`` as arrays of one backend (a NumPy array or number follows the other's) and dtype."""
+    pa, pb = prepare(a, "a"), prepare(b, "b")
+    if pa.backend != pb.backend:
+        if pa.backend == "numpy":
+            pa = prepare(_like(pb, pa.array), "a")
+        elif pb.backend == "numpy":
+            pb = prepare(_like(pa, pb.array), "b")
+        else:
+            msg = f"`a` is a {pa.backend} array but `b` is a {pb.backend} array; pass both from one library."
+            raise TypeError(msg)
+    xp = pa.xp
+    dtype = xp.result_type(pa.array, pb.array)
+    out_dtype = xp.result_type(pa.out_dtype, pb.out_dtype)
+    return Prepared(pa.backend, xp, xp.astype(pa.array, dtype), out_dtype), pa.array, xp.astype(pb.array, dtype)
+
+
+def _like(prepared: Prepared, values: Array) -> Array:
+    if prepared.backend == "torch":
+        import torch
+
+        return torch.as_tensor(np.asarray(values), dtype=prepared.array.dtype, device=prepared.array.device)
+    return prepared.xp.asarray(np.asarray(values), dtype=prepared.array.dtype)
 
 
 def pairwise(fn: Callable[..., Array], a: Any, b: Any, k: Any, **options: Any) -> Array:
-    """``fn(k a, k b, 1) / k`` for the pairwise maximum and minimum."""
-    pa, pb = prepare(a, "a"), prepare(b, "b")
-    xp = pa.xp
-    dtype = xp.result_type(pa.array, pb.array)
-    a_arr, b_arr = xp.astype(pa.array, dtype), xp.astype(pb.array, dtype)
-    prepared = Prepared(pa.backend, xp, a_arr, xp.result_type(pa.out_dtype, pb.out_dtype))
-    k_arr = _k_like(prepared, k)
-    top = float(xp.finfo(dtype).max)
-    out = fn(xp.clip(k_arr * a_arr, -top, top), xp.clip(k_arr * b_arr, -top, top), 1.0, **options)
-    return prepared.finish(out / k_arr)
+    """``fn(k a, k b, 1) / k`` for the pairwise maximum and minimum (hard where ``k a`` or ``k b`` overflow)."""
+    prepared, _, b_arr = _common(a, b)
+    xp, a_arr = prepared.xp, prepared.array
+    b_arr = xp.astype(b_arr, a_arr.dtype)
+    k_arr = k_like(prepared, k)
+    u_a, sat_a = _product(xp, a_arr, k_arr)
+    u_b, sat_b = _product(xp, b_arr, k_arr)
+    smooth = _over_k(xp, fn(u_a, u_b, 1.0, **options), k_arr)
+    return prepared.finish(xp.where(sat_a | sat_b, fn(a_arr, b_arr, math.inf, **options), smooth))
 
 
 def reduction(fn: Callable[..., Array], x: Any, k: Any, axis: int | None, keepdims: bool, per_k: bool,
               **options: Any) -> Array:
-    """``fn(k x, 1)`` reduced over ``axis`` (divided by ``k`` when ``per_k``); ``k`` broadcasts against ``x``
-    and is taken along the reduced axis at its first entry (it is constant there by contract)."""
-    prepared, k_arr, u = scaled(x, k)
-    xp = prepared.xp
-    out = fn(u, 1.0, axis=axis, keepdims=True, **options)
+    """``fn(k x, 1)`` reduced over ``axis`` (divided by ``k`` when ``per_k``). ``k`` broadcasts against ``x``
+    with size 1 along the reduced axis (every axis when None): one sharpness per reduced row."""
+    prepared = prepare(x)
+    xp, arr = prepared.xp, prepared.array
+    k_arr = k_like(prepared, k)
+    k_shape, x_shape = tuple(k_arr.shape), tuple(arr.shape)
+    if len(k_shape) > len(x_shape):
+        msg = f"`k` must not have more axes than `x`; got k of shape {k_shape} for x of shape {x_shape}."
+        raise ValueError(msg)
+    padded = (1,) * (len(x_shape) - len(k_shape)) + k_shape
+    if axis is not None and not -len(x_shape) <= axis < len(x_shape):
+        msg = f"`axis` must be in [-{len(x_shape)}, {len(x_shape)}) for x of shape {x_shape}; got {axis!r}."
+        raise ValueError(msg)
+    axes = tuple(range(len(x_shape))) if axis is None else (axis % len(x_shape),)
+    if any(padded[ax] != 1 for ax in axes):
+        where = "every axis (axis=None)" if axis is None else f"axis {axis}"
+        msg = (f"`k` must have size 1 along the reduced {where}, one sharpness per reduced row; got k of shape "
+               f"{k_shape} for x of shape {x_shape}.")
+        raise ValueError(msg)
+    k_arr = xp.reshape(k_arr, padded)
+    u, saturated = _product(xp, arr, k_arr)
+    smooth = fn(u, 1.0, axis=axis, keepdims=True, **options)
     if per_k:
-        k_full = xp.broadcast_to(k_arr, u.shape)
-        axes = tuple(range(u.ndim)) if axis is None else (axis % u.ndim,)
-        out = out / k_full[tuple(slice(0, 1) if i in axes else slice(None) for i in range(u.ndim))]
+        smooth = _over_k(xp, smooth, k_arr)
+    hard = fn(arr, math.inf, axis=axis, keepdims=True, **options)
+    out = xp.where(_rows(xp, saturated, axis), hard, smooth)
     if not keepdims:
-        out = xp.squeeze(out, axis=tuple(range(u.ndim)) if axis is None else axis)
+        out = xp.squeeze(out, axis=axes)
     return prepared.finish(out)

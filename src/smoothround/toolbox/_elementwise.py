@@ -377,18 +377,22 @@ def smooth_clamp(x: Array, /, *, lo: float, hi: float, k: float) -> Array:
     if not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f and math.isfinite(hi_f - lo_f)):
         msg = f"`lo` and `hi` must be finite with lo < hi and hi - lo finite; got lo={lo!r}, hi={hi!r}."
         raise ValueError(msg)
-    if _array_k.is_array(k):  # lo + softplus_k(x - lo) - softplus_k(x - hi), within [lo, hi]
-        prepared, k_arr, _ = _array_k.scaled(x, k)
-        a = prepared.array
-        out = lo_f + smooth_relu(a - lo_f, k_arr) - smooth_relu(a - hi_f, k_arr)
-        return prepared.finish(prepared.xp.clip(out, lo_f, hi_f))
-    kf = sharpness(k)
     prepared = prepare(x)
     top = float(prepared.xp.finfo(prepared.array.dtype).max)
     if max(abs(lo_f), abs(hi_f)) > top:
         msg = (f"`lo` and `hi` must lie within the range of x's dtype (+-{top:.6g}); "
                f"got lo={lo!r}, hi={hi!r}.")
         raise ValueError(msg)
+    if _array_k.is_array(k):
+        # lo + s(x - lo) - s(x - hi), s = softplus_k, written on each side so that nothing of the size of the
+        # bounds cancels: = x + s(lo - x) - s(x - hi) inside, = hi - s(hi - x) + s(lo - x) above hi
+        xp, a = prepared.xp, prepared.array
+        below = lo_f + smooth_relu(a - lo_f, k) - smooth_relu(a - hi_f, k)
+        inside = a + smooth_relu(lo_f - a, k) - smooth_relu(a - hi_f, k)
+        above = hi_f - smooth_relu(hi_f - a, k) + smooth_relu(lo_f - a, k)
+        out = xp.where(a < lo_f, below, xp.where(a > hi_f, above, inside))
+        return prepared.finish(xp.clip(out, lo_f, hi_f))
+    kf = sharpness(k)
     if math.isinf(kf):
         return prepared.finish(_hard("clamp:softplus", prepared.xp, prepared.array, lo_f, hi_f))
     return run_scaled("clamp:softplus", prepared, Scale.of(kf), lo_f, hi_f)

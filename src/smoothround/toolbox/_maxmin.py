@@ -722,11 +722,20 @@ def soft_onehot(index: Array, /, *, n: int, k: float) -> Array:
     if n < 1:
         msg = f"`n` must be an integer >= 1; got {n!r}."
         raise ValueError(msg)
-    if _array_k.is_array(k):  # softmax over j of -k (index - j)^2, the definition, at k = 1 on those logits
-        prepared, k_arr, _ = _array_k.scaled(index, k)
+    if _array_k.is_array(k):
+        # softmax over j of -k (index - j)^2, shifted by the nearest class r (softmax does not see a shift):
+        # -k ((index - j)^2 - (index - r)^2) = -k (r - j)(2 index - j - r), exact in (r - j), no overflow of a
+        # square, and 0 at j = r; an infinite index stands in as a large finite one of its sign
+        prepared = prepare(index, "index")
         xp, arr = prepared.xp, prepared.array
-        dist = arr[..., None] - _positions(xp, arr, int(n))
-        return prepared.finish(softmax(-(k_arr[..., None] * (dist * dist)), 1.0))
+        k_arr = _array_k.k_like(prepared, k)
+        top = float(xp.finfo(arr.dtype).max)
+        finite = xp.where(xp.isinf(arr), xp.sign(arr) * (0.25 * top), arr)
+        positions = _positions(xp, arr, int(n))
+        nearest = xp.clip(xp.round(finite), 0.0, float(n - 1))[..., None]
+        with np.errstate(over="ignore"):
+            logits = -(k_arr[..., None] * (nearest - positions)) * (2.0 * finite[..., None] - positions - nearest)
+        return prepared.finish(softmax(logits, 1.0))
     kf = sharpness(k)
     prepared = prepare(index, "index")
     xp, arr = prepared.xp, prepared.array

@@ -41,7 +41,8 @@ def _probabilities(p: Any, from_logits: bool = False) -> Prepared:
     if values is not None:
         bad = (values < 0) | (values > 1)
         if np.any(bad):
-            msg = f"`p` must hold probabilities in [0, 1]; got {float(values[bad].flat[0])!r}."
+            msg = (f"`p` must hold probabilities in [0, 1]; got {float(values[bad].flat[0])!r} (for logits, pass "
+                   f"from_logits=True).")
             raise ValueError(msg)
     return prepared
 
@@ -112,8 +113,9 @@ def _as_probabilities(xp: Any, p: Array, multiclass: bool, from_logits: bool) ->
         return p
     if not multiclass:
         return sigmoid(xp, p)
-    e = xp.exp(p - xp.max(p, axis=-1, keepdims=True))
-    return e / xp.sum(e, axis=-1, keepdims=True)
+    from smoothround.toolbox._maxmin import softmax  # the toolbox's own: exact, and +-inf logits are limits
+
+    return softmax(p, 1.0, axis=-1)
 
 
 def _reduce(xp: Any, values: Array, reduction: str, keep_last: bool) -> Array:
