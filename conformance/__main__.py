@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="print every group, unmerged")
     parser.add_argument("--pivot", metavar="COLUMN",
                         help="a compact table: --by fields as rows, the values of COLUMN as columns, each cell the "
-                             "worst error of its groups (the README's accuracy table: --by dtype,quantity --pivot "
-                             "method)")
+                             "worst error of its groups (the README's accuracy table: --suite rounding --by "
+                             "dtype,quantity --pivot method)")
     args = parser.parse_args(argv)
     by = tuple(f.strip() for f in args.by.split(",") if f.strip())
     unknown = [f for f in by if f not in FIELDS]
