@@ -189,3 +189,17 @@ def test_pairwise_with_a_scalar_operand_and_soft_onehot_far_out() -> None:
                                sr.smooth_maximum(torch.tensor([1.0, -1.0]), 0.0, 2.0))
     index = np.array([1e200, -np.inf, 1.2, np.inf, -3e38])
     np.testing.assert_allclose(sr.soft_onehot(index, n=3, k=np.array(1.0)), sr.soft_onehot(index, n=3, k=1.0), rtol=1e-14, atol=1e-300)
+
+
+def test_array_k_under_torch_compile_fullgraph() -> None:
+    """A learnable k in a compiled model: one graph, the eager values and gradients (saturated elements too)."""
+    f = torch.compile(lambda v, k: (sr.smooth_abs(v, k) + sr.softmax(v, k) + sr.smooth_maximum(v, 0.3, k)).sum(),
+                      fullgraph=True)
+    for x0 in ([1e37, -0.2, 0.3], [-1.3, 0.04, 2.5]):
+        x = torch.tensor(x0, requires_grad=True)
+        k = torch.tensor(7.0, requires_grad=True)
+        xe, ke = x.detach().clone().requires_grad_(), k.detach().clone().requires_grad_()
+        eager = (sr.smooth_abs(xe, ke) + sr.softmax(xe, ke) + sr.smooth_maximum(xe, 0.3, ke)).sum()
+        compiled = f(x, k)
+        torch.testing.assert_close(compiled, eager)
+        torch.testing.assert_close(torch.autograd.grad(compiled, (x, k)), torch.autograd.grad(eager, (xe, ke)))

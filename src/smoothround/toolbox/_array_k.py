@@ -23,8 +23,10 @@ keeps the full-range guarantees that the conformance suite measures.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,12 @@ def refuse(function: str, why: str, k: Any) -> None:
     raise TypeError(msg)
 
 
+def quiet(array: Array) -> contextlib.AbstractContextManager[Any]:
+    """NumPy's overflow warnings off for ``array``'s arithmetic (the results are checked or masked); nothing
+    for the other backends (and nothing that torch.compile would have to trace)."""
+    return np.errstate(over="ignore", invalid="ignore") if isinstance(array, np.ndarray) else contextlib.nullcontext()
+
+
 def k_like(prepared: Prepared, k: Any) -> Array:
     """``k`` as an array of ``x``'s backend and compute dtype, its readable values checked there."""
     backend = backend_of(k)
@@ -57,17 +65,11 @@ def k_like(prepared: Prepared, k: Any) -> Array:
         raise TypeError(msg)
     xp, x = prepared.xp, prepared.array
     if backend == "numpy" and prepared.backend != "numpy":
-        k = np.asarray(k, dtype=np.float64)
-        if prepared.backend == "torch":
-            import torch
-
-            k_arr = torch.as_tensor(k, dtype=x.dtype, device=x.device)
-        else:
-            k_arr = xp.asarray(k, dtype=x.dtype)
+        k_arr = _like(prepared, np.asarray(k, dtype=np.float64))
     else:
         k_arr = prepare(k, "k").array
         if k_arr.dtype != x.dtype:
-            with np.errstate(over="ignore"):  # a k beyond the dtype's range is refused below, with its value
+            with quiet(k_arr):  # a k beyond the dtype's range is refused below, with its value
                 k_arr = xp.astype(k_arr, x.dtype)
     values = _concrete_values(k_arr)
     if values is not None:
@@ -90,7 +92,7 @@ def _product(xp: Any, x: Array, k: Array) -> tuple[Array, Array]:
     gradient), 0 where ``|k x|`` overflows (those are marked ``saturated`` and replaced by the hard value)."""
     infinite = xp.isinf(x)
     finite_x = xp.where(infinite, xp.sign(x), x)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with quiet(finite_x):
         product = k * finite_x
     saturated = (xp.abs(product) > float(xp.finfo(x.dtype).max)) & ~infinite
     u = xp.where(infinite, x, xp.where(saturated, xp.zeros_like(product), product))
@@ -108,6 +110,15 @@ def _rows(xp: Any, mask: Array, axis: int | None) -> Array:
     return xp.any(mask, axis=axis, keepdims=True)
 
 
+def _where_saturated(xp: Any, saturated: Array, hard: Callable[[], Array], smooth: Array) -> Array:
+    """``smooth``, with the hard function's value where ``saturated``; ``hard()`` is evaluated only when some
+    element may be saturated (always when the mask cannot be read, as under jit)."""
+    any_saturated = _concrete_values(xp.any(saturated))
+    if any_saturated is not None and not any_saturated:
+        return smooth
+    return xp.where(saturated, hard(), smooth)
+
+
 def elementwise(fn: Callable[..., Array], x: Any, k: Any, per_k: bool, **options: Any) -> Array:
     """``fn(k x, 1) / k`` (``per_k``) or ``fn(k x, 1)``, in ``x``'s dtype; ``options["axis"]`` (softmax) makes
     saturation apply to whole rows."""
@@ -120,12 +131,18 @@ def elementwise(fn: Callable[..., Array], x: Any, k: Any, per_k: bool, **options
         smooth = _over_k(xp, smooth, k_arr)
     if "axis" in options:
         saturated = _rows(xp, saturated, options["axis"])
-    out = xp.where(saturated, fn(prepared.array, math.inf, **options), smooth)
+    out = _where_saturated(xp, saturated, lambda: fn(prepared.array, math.inf, **options), smooth)
     return prepared.finish(out)
 
 
-def _common(a: Any, b: Any) -> tuple[Prepared, Array, Array]:
+def _common(a: Any, b: Any) -> tuple[Prepared, Array]:
     """``a`` and ``b`` as arrays of one backend (a NumPy array or number follows the other's) and dtype."""
+    number = (int, float)
+    if isinstance(b, number) != isinstance(a, number):  # a Python number takes the array's dtype and device
+        prepared = prepare(b if isinstance(a, number) else a, "b" if isinstance(a, number) else "a")
+        arr = prepared.array
+        filled = prepared.xp.full_like(arr, float(a if isinstance(a, number) else b))
+        return (replace(prepared, array=filled), arr) if isinstance(a, number) else (prepared, filled)
     pa, pb = prepare(a, "a"), prepare(b, "b")
     if pa.backend != pb.backend:
         if pa.backend == "numpy":
@@ -138,7 +155,7 @@ def _common(a: Any, b: Any) -> tuple[Prepared, Array, Array]:
     xp = pa.xp
     dtype = xp.result_type(pa.array, pb.array)
     out_dtype = xp.result_type(pa.out_dtype, pb.out_dtype)
-    return Prepared(pa.backend, xp, xp.astype(pa.array, dtype), out_dtype), pa.array, xp.astype(pb.array, dtype)
+    return Prepared(pa.backend, xp, xp.astype(pa.array, dtype), out_dtype), xp.astype(pb.array, dtype)
 
 
 def _like(prepared: Prepared, values: Array) -> Array:
@@ -150,15 +167,18 @@ def _like(prepared: Prepared, values: Array) -> Array:
 
 
 def pairwise(fn: Callable[..., Array], a: Any, b: Any, k: Any, **options: Any) -> Array:
-    """``fn(k a, k b, 1) / k`` for the pairwise maximum and minimum (hard where ``k a`` or ``k b`` overflow)."""
-    prepared, _, b_arr = _common(a, b)
+    """``fn(k a, k b, 1) / k`` for the pairwise maximum and minimum (hard where ``k a`` or ``k b`` overflow); the
+    power mean, whose ``k`` is an exponent and not a scale, is refused."""
+    if options.get("method") == "power":
+        refuse('method="power"', "k is its exponent, not a scale", k)
+    prepared, b_arr = _common(a, b)
     xp, a_arr = prepared.xp, prepared.array
-    b_arr = xp.astype(b_arr, a_arr.dtype)
     k_arr = k_like(prepared, k)
     u_a, sat_a = _product(xp, a_arr, k_arr)
     u_b, sat_b = _product(xp, b_arr, k_arr)
     smooth = _over_k(xp, fn(u_a, u_b, 1.0, **options), k_arr)
-    return prepared.finish(xp.where(sat_a | sat_b, fn(a_arr, b_arr, math.inf, **options), smooth))
+    out = _where_saturated(xp, sat_a | sat_b, lambda: fn(a_arr, b_arr, math.inf, **options), smooth)
+    return prepared.finish(out)
 
 
 def reduction(fn: Callable[..., Array], x: Any, k: Any, axis: int | None, keepdims: bool, per_k: bool,
@@ -187,8 +207,8 @@ def reduction(fn: Callable[..., Array], x: Any, k: Any, axis: int | None, keepdi
     smooth = fn(u, 1.0, axis=axis, keepdims=True, **options)
     if per_k:
         smooth = _over_k(xp, smooth, k_arr)
-    hard = fn(arr, math.inf, axis=axis, keepdims=True, **options)
-    out = xp.where(_rows(xp, saturated, axis), hard, smooth)
+    hard = lambda: fn(arr, math.inf, axis=axis, keepdims=True, **options)  # noqa: E731
+    out = _where_saturated(xp, _rows(xp, saturated, axis), hard, smooth)
     if not keepdims:
         out = xp.squeeze(out, axis=axes)
     return prepared.finish(out)

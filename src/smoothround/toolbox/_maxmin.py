@@ -342,8 +342,6 @@ def smooth_maximum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp"
     array([1.0905, 4.048 ])
     """
     if _array_k.is_array(k):
-        if method == "power":
-            _array_k.refuse('method="power"', "k is its exponent, not a scale", k)
         return _array_k.pairwise(smooth_maximum, a, b, k, method=method)
     return _pairwise(a, b, k, method, False)
 
@@ -360,8 +358,6 @@ def smooth_minimum(a: Array, b: Array, /, k: float, *, method: str = "logsumexp"
     array([-0.0693,  1.    ,  2.    ])
     """
     if _array_k.is_array(k):
-        if method == "power":
-            _array_k.refuse('method="power"', "k is its exponent, not a scale", k)
         return _array_k.pairwise(smooth_minimum, a, b, k, method=method)
     return _pairwise(a, b, k, method, True)
 
@@ -733,7 +729,7 @@ def soft_onehot(index: Array, /, *, n: int, k: float) -> Array:
         finite = xp.where(xp.isinf(arr), xp.sign(arr) * (0.25 * top), arr)
         positions = _positions(xp, arr, int(n))
         nearest = xp.clip(xp.round(finite), 0.0, float(n - 1))[..., None]
-        with np.errstate(over="ignore"):
+        with _array_k.quiet(arr):
             logits = -(k_arr[..., None] * (nearest - positions)) * (2.0 * finite[..., None] - positions - nearest)
         return prepared.finish(softmax(logits, 1.0))
     kf = sharpness(k)
