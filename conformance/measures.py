@@ -9,11 +9,41 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+#: every backend a suite scores, with the dtypes each one is scored in
+BACKENDS = ("numpy", "torch", "jax", "jax.jit")
+BACKEND_DTYPES = {
+    "numpy": ("float64", "float32"),
+    "torch": ("float64", "float32", "float16", "bfloat16"),
+    "jax": ("float64", "float32"),
+    "jax.jit": ("float64", "float32"),
+}
+
+
+def load_oracle(path: Path) -> dict[str, Any]:
+    """An oracle data file's arrays and its parsed metadata (key ``meta``)."""
+    with np.load(path) as data:
+        out: dict[str, Any] = {key: data[key] for key in data.files}
+    out["meta"] = json.loads(str(out["meta"]))
+    return out
+
+
+@contextlib.contextmanager
+def jax_precision(dtype: str) -> Iterator[None]:
+    """float64 work under ``jax.enable_x64(True)``, float32 work under the default (x64 off)."""
+    import jax
+
+    with jax.enable_x64(dtype == "float64"):
+        yield
 
 #: dtype -> (tolerance for values, tolerance for partial derivatives)
 TOLERANCES: dict[str, tuple[float, float]] = {

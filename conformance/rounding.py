@@ -41,11 +41,9 @@ of a failing group.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,13 +54,7 @@ from conformance import measures
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "oracle_rounding.npz"
 
-BACKENDS = ("numpy", "torch", "jax", "jax.jit")
-BACKEND_DTYPES = {
-    "numpy": ("float64", "float32"),
-    "torch": ("float64", "float32", "float16", "bfloat16"),
-    "jax": ("float64", "float32"),
-    "jax.jit": ("float64", "float32"),
-}
+BACKENDS, BACKEND_DTYPES = measures.BACKENDS, measures.BACKEND_DTYPES
 K_FORMS = ("scalar", "array")
 TOL_GROUP = 1e-3
 #: JAX with a Python-float k, eagerly: every JAX_EAGER_EVERY-th k of the grid plus these switch points
@@ -87,10 +79,7 @@ QUANTITY_NAMES = {"value": "value", "d_dx": "d/dx", "d_dk": "d/dk", "d_dstep": "
 @functools.cache
 def oracle() -> dict[str, Any]:
     """The data file's arrays and its parsed metadata (key ``meta``)."""
-    with np.load(DATA) as data:
-        out: dict[str, Any] = {key: data[key] for key in data.files}
-    out["meta"] = json.loads(str(out["meta"]))
-    return out
+    return measures.load_oracle(DATA)
 
 
 def _f32(values: Sequence[float]) -> set[float]:
@@ -321,15 +310,6 @@ def eval_torch(group: Group, pts: Points) -> dict[str, np.ndarray]:
     return out
 
 
-@contextlib.contextmanager
-def _jax_precision(dtype: str) -> Iterator[None]:
-    """float64 work under ``jax.enable_x64(True)``, float32 work under the default (x64 off)."""
-    import jax
-
-    with jax.enable_x64(dtype == "float64"):
-        yield
-
-
 def eval_jax(group: Group, pts: Points) -> dict[str, np.ndarray]:
     """JAX: values and ``jax.vjp`` partials, eagerly (backend "jax") or under ``jax.jit`` ("jax.jit")."""
     import jax
@@ -345,7 +325,7 @@ def eval_jax(group: Group, pts: Points) -> dict[str, np.ndarray]:
         y, pullback = jax.vjp(f, *args)
         return y, pullback(jnp.ones_like(y))
 
-    with _jax_precision(group.dtype):
+    with measures.jax_precision(group.dtype):
         dt = jnp.dtype(group.dtype)
         pdt = jnp.dtype(_param_dtype(group.dtype))
         if group.scalar:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import math
 import warnings
 from collections.abc import Callable, Iterator
@@ -50,13 +49,7 @@ from conformance import measures
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "oracle_toolbox.npz"
 
-BACKENDS = ("numpy", "torch", "jax", "jax.jit")
-BACKEND_DTYPES = {
-    "numpy": ("float64", "float32"),
-    "torch": ("float64", "float32", "float16", "bfloat16"),
-    "jax": ("float64", "float32"),
-    "jax.jit": ("float64", "float32"),
-}
+BACKENDS, BACKEND_DTYPES = measures.BACKENDS, measures.BACKEND_DTYPES
 TINY = {"float64": 2.0**-1022, "float32": 2.0**-126, "float16": 2.0**-14, "bfloat16": 2.0**-126}
 K_FORM = "scalar"
 
@@ -64,10 +57,7 @@ K_FORM = "scalar"
 @functools.cache
 def oracle() -> dict[str, Any]:
     """The data file's arrays and its parsed metadata (key ``meta``)."""
-    with np.load(DATA) as data:
-        out: dict[str, Any] = {key: data[key] for key in data.files}
-    out["meta"] = json.loads(str(out["meta"]))
-    return out
+    return measures.load_oracle(DATA)
 
 
 # ------------------------------------------------------------------------------------------------- the calls
@@ -153,14 +143,6 @@ def _jax_dtype(dtype: str) -> Any:
     return getattr(jnp, dtype)
 
 
-@contextlib.contextmanager
-def _jax_precision(dtype: str) -> Iterator[None]:
-    import jax
-
-    with jax.enable_x64(dtype == "float64"):
-        yield
-
-
 @dataclass
 class Call:
     """One case's call: the function, its inputs (float64 NumPy arrays holding numbers of the dtype, or label
@@ -233,7 +215,7 @@ def _jax_batch(dtype: str, calls: list[Call], *, jit: bool) -> list[Outcome]:
     # to a power of two, so that the cases of a group share their compilations.
     sizes = [len(c.inputs[0]) for c in calls]
     padded = [_padded(c) for c in calls]
-    with _jax_precision(dtype):
+    with measures.jax_precision(dtype):
         args = [[jnp.asarray(v, dtype=_jax_dtype(dtype)) for v in c.inputs if _float_input(v)] for c in padded]
 
         def one(call: Call, *arrays: Any) -> tuple[Any, Any]:
