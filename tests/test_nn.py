@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,15 +17,7 @@ from torch.nn.utils import parametrize  # noqa: E402
 
 from smoothround.nn import Quantizer, SmoothRound, advance, quantize_weights, set_step  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """These tensors are tiny: on a busy machine a second OpenMP thread only spins at every barrier (the QAT loop
-    of docs/training.md took 24 s with 2 threads and 1.5 s with 1 under load). Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _hard(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor | float, qmin: int, qmax: int) -> torch.Tensor:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,7 @@ ROOT = Path(__file__).parent.parent
 DOCUMENTS = {"README.md": 15, "docs/training.md": 30, "docs/toolbox.md": 15}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """The documents' tensors are tiny: on a busy machine a second OpenMP thread only spins at every barrier
-    (the QAT loop of docs/training.md took 24 s with 2 threads and 1.5 s with 1 under load). Restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(("document", "at_least"), DOCUMENTS.items(), ids=list(DOCUMENTS))
