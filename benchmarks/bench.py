@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,16 @@ def _saved_bytes(make: Callable[[], object], numel: int) -> float:
 # ---------------------------------------------------------------------------------------------- torch
 
 
+def _forward_backward(f: Callable[[Any], Any], leaf: Any) -> Callable[[], None]:
+    """One timed step: ``f(leaf).sum().backward()``, with the leaf's gradient reset first."""
+
+    def run() -> None:
+        leaf.grad = None
+        f(leaf).sum().backward()
+
+    return run
+
+
 def textbook_round(x: object, k: float, radius: int = 5) -> object:
     """The paper's window formula, literally: sum over the 2*radius+1 integers around floor(x), autograd."""
     import torch
@@ -130,11 +141,7 @@ def torch_eager(n: int, device: str, rounds: int, repeats: int) -> list[Row]:
     sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
 
     def fwd_bwd(f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], None]:
-        def run() -> None:
-            x.grad = None
-            f(x).sum().backward()
-
-        return run
+        return _forward_backward(f, x)
 
     candidates = {
         "window, k=10": (fwd_bwd(lambda v: sr.round(v, 10.0)), 2.5),
@@ -175,13 +182,6 @@ def torch_per_call(device: str, rounds: int, repeats: int) -> list[Row]:
     for n in (1000, 8):
         x = torch.randn(n, device=device, requires_grad=True)
 
-        def fwd_bwd(f: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor = x) -> Callable[[], None]:
-            def run() -> None:
-                v.grad = None
-                f(v).sum().backward()
-
-            return run
-
         def many(f: Callable[[], None], times: int = 20) -> Callable[[], None]:
             def run() -> None:
                 for _ in range(times):
@@ -190,8 +190,8 @@ def torch_per_call(device: str, rounds: int, repeats: int) -> list[Row]:
             return run
 
         rows += compare(
-            f"torch per call, n={n}", "torch.sigmoid", many(fwd_bwd(torch.sigmoid)),
-            {f"window, k=10, n={n}": (many(fwd_bwd(lambda v: sr.round(v, 10.0))), 3.0)},
+            f"torch per call, n={n}", "torch.sigmoid", many(_forward_backward(torch.sigmoid, x)),
+            {f"window, k=10, n={n}": (many(_forward_backward(lambda v: sr.round(v, 10.0), x)), 3.0)},
             rounds=rounds, repeats=repeats,
         )
     return rows
@@ -203,13 +203,7 @@ def torch_compiled(n: int, device: str, rounds: int, repeats: int) -> list[Row]:
     x = (torch.randn(n, device=device) * 10).requires_grad_()
 
     def fwd_bwd(f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], None]:
-        compiled = torch.compile(f, fullgraph=True)
-
-        def run() -> None:
-            x.grad = None
-            compiled(x).sum().backward()
-
-        return run
+        return _forward_backward(torch.compile(f, fullgraph=True), x)
 
     candidates = {
         "compiled window, k=10": (fwd_bwd(lambda v: sr.round(v, 10.0)), 1.0),
@@ -278,27 +272,20 @@ def toolbox(n: int, device: str, rounds: int, repeats: int) -> list[Row]:
     m = torch.randn(max(n // width, 1), width, device=device).requires_grad_()
     v = torch.randn(n, device=device).requires_grad_()
 
-    def fwd_bwd(f: Callable[[], torch.Tensor], leaf: torch.Tensor) -> Callable[[], None]:
-        def run() -> None:
-            leaf.grad = None
-            f().sum().backward()
-
-        return run
-
     pairs = [
-        ("softmax", m, lambda: sr.softmax(m, 5.0), lambda: torch.softmax(5.0 * m, dim=-1)),
-        ("smooth_max logsumexp", m, lambda: sr.smooth_max(m, 5.0), lambda: torch.logsumexp(5.0 * m, dim=-1) / 5.0),
-        ("smooth_max boltzmann", m, lambda: sr.smooth_max(m, 5.0, method="boltzmann"),
-         lambda: (torch.softmax(5.0 * m, dim=-1) * m).sum(-1)),
-        ("smooth_relu", v, lambda: sr.smooth_relu(v, 5.0),
-         lambda: torch.nn.functional.softplus(v, beta=5.0)),
-        ("smooth_abs", v, lambda: sr.smooth_abs(v, 5.0), lambda: torch.abs(v)),
+        ("softmax", m, lambda a: sr.softmax(a, 5.0), lambda a: torch.softmax(5.0 * a, dim=-1)),
+        ("smooth_max logsumexp", m, lambda a: sr.smooth_max(a, 5.0),
+         lambda a: torch.logsumexp(5.0 * a, dim=-1) / 5.0),
+        ("smooth_max boltzmann", m, lambda a: sr.smooth_max(a, 5.0, method="boltzmann"),
+         lambda a: (torch.softmax(5.0 * a, dim=-1) * a).sum(-1)),
+        ("smooth_relu", v, lambda a: sr.smooth_relu(a, 5.0), lambda a: torch.nn.functional.softplus(a, beta=5.0)),
+        ("smooth_abs", v, lambda a: sr.smooth_abs(a, 5.0), lambda a: torch.abs(a)),
     ]
     for name, leaf, ours, native in pairs:
-        got = compare("toolbox", f"native {name}", fwd_bwd(native, leaf),
-                      {f"{name}": (fwd_bwd(ours, leaf), 1.5)}, rounds=rounds, repeats=repeats)
-        got[0].saved = _saved_bytes(native, leaf.numel())
-        got[1].saved = _saved_bytes(ours, leaf.numel())
+        got = compare("toolbox", f"native {name}", _forward_backward(native, leaf),
+                      {f"{name}": (_forward_backward(ours, leaf), 1.5)}, rounds=rounds, repeats=repeats)
+        got[0].saved = _saved_bytes(lambda f=native, a=leaf: f(a), leaf.numel())
+        got[1].saved = _saved_bytes(lambda f=ours, a=leaf: f(a), leaf.numel())
         rows += got
     return rows
 
