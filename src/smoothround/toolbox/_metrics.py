@@ -246,6 +246,8 @@ def smooth_f1(p: Array, y: Array, /, *, average: str = "macro", reduction: str =
     >>> p = np.array([[0.8, 0.2], [0.1, 0.9], [0.5, 0.5]])
     >>> smooth_f1(p, np.array([0, 1, 1])).round(4)
     np.float64(0.7222)
+    >>> smooth_f1(np.array([2.0, -1.0, 0.5]), np.array([1, 0, 1]), from_logits=True).round(4)  # binary logits
+    np.float64(0.797)
     """
     return _ratio(p, y, "fbeta", 1.0, average, reduction, zero_division, from_logits)
 
