@@ -1,6 +1,7 @@
 """smoothround: smooth, differentiable rounding and smoothing with guaranteed error, for NumPy, PyTorch, JAX."""
 
 from smoothround import qat, schedules
+from smoothround._backends import set_fused_kernels
 from smoothround.inverse import round_conditional_mean, round_inverse
 from smoothround.rounding import EvaluationPlan, ceil, derivative, evaluation_plan, floor, quantize, round
 from smoothround.toolbox import *  # noqa: F403
@@ -18,6 +19,7 @@ __all__ = [
     "round_conditional_mean",
     "round_inverse",
     "schedules",
+    "set_fused_kernels",
     *_toolbox_all,
 ]
 __version__ = "0.1.0"

@@ -8,11 +8,12 @@ op (a frozen dataclass holding every static choice, so it is hashable for ``jax.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -64,6 +65,13 @@ class _Smooth:
                deviation: bool = False) -> tuple:
         """t(u), dt/du, dt/dk of the unclamped smooth round around a centre (``deviation``: t - u, dt/du - 1)."""
         return rm.evaluate(xp, off, k, self.method, self.sharp, self.plan, need, deviation=deviation)
+
+    def runtime_k(self) -> _Smooth | None:
+        """The same plan with ``k`` passed at call time as an array (a compiled kernel then serves every ``k``
+        of this plan), or None when ``k`` is already an array or infinite."""
+        if self.k_value is None or math.isinf(self.k_value):
+            return None
+        return dataclasses.replace(self, k_value=None, sharp=rm.Sharpness(None, True))
 
     def bounded(self, xp: Any, partial: Array) -> Array:
         """A partial derivative clipped to the output dtype's finite range (k/4 overflows float16 for large k)."""
@@ -133,10 +141,21 @@ def _split_k(xp: Any, k: Array) -> tuple[Array, Array]:
 
 @dataclass(frozen=True)
 class _RoundOp:
+    #: torch may run it through a fused (compiled) kernel on large CPU tensors (``_backends/_torch_fused.py``)
+    fusable: ClassVar[bool] = True
+
     kind: str
     smooth: _Smooth
     straight_through: str | None
     param_names: tuple[str, ...]
+
+    def with_runtime_k(self) -> tuple[_RoundOp, float] | None:
+        """This op taking its Python-number ``k`` as a trailing array parameter, and that ``k``."""
+        smooth = self.smooth.runtime_k()
+        k = self.smooth.k_value
+        if smooth is None or k is None or "k" in self.param_names:
+            return None
+        return dataclasses.replace(self, smooth=smooth, param_names=(*self.param_names, "k")), k
 
     def _k(self, xp: Any, params: dict) -> tuple[Any, Any]:
         if "k" in params:
@@ -286,6 +305,8 @@ SATURATIONS = ("clamp", "smooth")
 
 @dataclass(frozen=True)
 class _QuantizeOp:
+    fusable: ClassVar[bool] = True  # as _RoundOp
+
     smooth: _Smooth
     step: float | None
     offset: float | None
@@ -304,6 +325,15 @@ class _QuantizeOp:
         else:
             k, k_inf = self.smooth.k_value, None
         return k, k_inf, step, offset
+
+    def with_runtime_k(self) -> tuple[_QuantizeOp, float] | None:
+        """This op taking its Python-number ``k`` as a trailing array parameter, and that ``k`` (not for the
+        smooth staircase, whose number of levels depends on ``k``)."""
+        smooth = self.smooth.runtime_k()
+        k = self.smooth.k_value
+        if smooth is None or k is None or "k" in self.param_names or (self.clamped and self.saturation == "smooth"):
+            return None
+        return dataclasses.replace(self, smooth=smooth, param_names=(*self.param_names, "k")), k
 
     @property
     def clamped(self) -> bool:

@@ -15,6 +15,7 @@ torch and jax are imported only when a tensor of theirs is already in hand (eino
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,6 +47,29 @@ class ElementwiseOp(Protocol):
     def partials(
         self, xp: Any, x: Array, params: dict[str, Array], wrt: tuple[str, ...]
     ) -> dict[str, Array]: ...
+
+
+# ---------------------------------------------------------------------------------------------- fused kernels
+
+#: Whether torch on the CPU may use fused (compiled) kernels for large tensors; see ``_torch_fused``.
+FUSED_KERNELS = [os.environ.get("SMOOTHROUND_FUSED", "1").strip().lower() not in ("0", "false", "off", "no")]
+
+
+def set_fused_kernels(enabled: bool) -> bool:
+    """Allow (True, the default) or forbid fused CPU kernels for large torch tensors; returns the previous setting.
+
+    With them, round, floor, ceil and quantize of a torch CPU tensor of at least 2^18 elements run as one
+    compiled loop (through ``torch.compile``) from the second call of a configuration on; that call waits for
+    the compiler once (seconds; see the README's "Performance"). Forbidden, every call runs eagerly. The
+    environment variable ``SMOOTHROUND_FUSED=0`` forbids them from the start. Results agree with the eager
+    path to within the stated tolerance.
+    """
+    if not isinstance(enabled, bool):
+        msg = f"`enabled` must be True or False; got {enabled!r}."
+        raise TypeError(msg)
+    previous = FUSED_KERNELS[0]
+    FUSED_KERNELS[0] = enabled
+    return previous
 
 
 # ---------------------------------------------------------------------------------------------- detection

@@ -7,6 +7,8 @@ from typing import Any
 import array_api_compat.torch as xp
 import torch
 
+from smoothround._backends import _torch_fused
+
 # Eager evaluation runs a dozen elementwise kernels. On a large tensor each one would allocate (and page-fault)
 # a fresh full-size temporary and stream it through memory; on blocks of 2^16 elements the temporaries stay in
 # cache and the allocator reuses them. Only x and the result cross memory.
@@ -17,6 +19,7 @@ def _blockwise(x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> bool:
     """Evaluate in blocks when it is safe and useful: eager, large, contiguous x, scalar parameters."""
     return (
         x.numel() > 2 * BLOCK
+        and x.device.type == "cpu"  # on an accelerator, blocks would be thousands of small launches
         and x.is_contiguous()
         and all(p.numel() == 1 for p in params)
         and not torch.compiler.is_compiling()
@@ -43,6 +46,10 @@ def smooth_apply(op: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tenso
 
 
 def _evaluate(op: Any, x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    if _torch_fused.eligible(op, x, params):
+        fused = _torch_fused.forward(op, x, params)
+        if fused is not None:
+            return fused
     named = dict(zip(op.param_names, params, strict=True))
     evaluate = op.hard if op.straight_through else op.value
     if not _blockwise(x, params):
@@ -87,7 +94,12 @@ class SmoothElementwiseTraced(torch.autograd.Function):
             return (None,) * (len(names) + 1)
         named = dict(zip(op.param_names, params, strict=True))
         inputs = dict(zip(names, (x, *params), strict=True))
-        if _blockwise(x, tuple(params)) and grad.shape == x.shape and not torch.is_grad_enabled():
+        fused = None
+        if grad.shape == x.shape and not torch.is_grad_enabled() and _torch_fused.eligible(op, x, tuple(params)):
+            fused = _torch_fused.backward(op, x, tuple(params), wrt, grad)
+        if fused is not None:
+            grads = fused
+        elif _blockwise(x, tuple(params)) and grad.shape == x.shape and not torch.is_grad_enabled():
             grads = _blockwise_backward(op, x, named, wrt, grad.contiguous())
         else:
             partials = op.partials(xp, x, named, wrt)
