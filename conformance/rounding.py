@@ -1,7 +1,8 @@
 """Score smoothround's rounding core against the 50-digit oracle ``tests/data/oracle_rounding.npz``.
 
 Every group is one function (round, floor, ceil, or one quantize configuration and saturation), method, backend
-(``numpy``, ``torch``, ``jax``, ``jax.jit``), dtype and form of k; its quantities (value, d/dx, d/dk and for
+(``numpy``, ``torch``, ``jax``, ``jax.jit``, and torch's fused CPU kernels ``torch.fused`` / ``torch.fused_k``),
+dtype and form of k; its quantities (value, d/dx, d/dk and for
 quantize d/dstep, d/doffset) are scored with :mod:`conformance.measures` at every (k, x) of the oracle whose x
 belongs to the dtype.
 
@@ -13,6 +14,10 @@ belongs to the dtype.
   ``wrt="k"`` there too); torch and JAX only the value and d/dx (a Python k is a constant). JAX evaluates a
   sample of the k grid (``JAX_SCALAR_K``: every ``JAX_EAGER_EVERY``-th k plus the switch points, eagerly, and
   ``JAX_QUANTIZE_SCALAR_K`` for quantize; ``JAX_JIT_SCALAR_K`` under jit, where every k is a compilation).
+* ``torch.fused`` / ``torch.fused_k``: the compiled kernels that torch uses on large CPU tensors, forced on for
+  every call (each call must run a fused kernel forward and backward, or its row fails): specialised to one k, or
+  taking k at run time (what an annealed k gets). Python-float k, float64 and float32, values and d/dx, on the
+  sample ``FUSED_SAMPLE`` of functions, methods and k (each k or plan is a compilation).
 * ``k_form="scalar,tol=0.001"`` / ``"array,tol=0.001"``: round and floor, window and density, NumPy and torch
   float64, called with ``tol=1e-3`` and held to 1e-3 in every quantity (the tolerance asked for).
 * quantize with a non-dyadic step: y = (x - offset)/step is itself rounded by the float computation, so the
@@ -41,9 +46,10 @@ of a failing group.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +60,11 @@ from conformance import measures
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "oracle_rounding.npz"
 
-BACKENDS, BACKEND_DTYPES = measures.BACKENDS, measures.BACKEND_DTYPES
+#: besides the shared backends, torch's fused CPU kernels (compiled; used on large tensors): ``torch.fused``
+#: with kernels specialised to one k, ``torch.fused_k`` with the kernels that take k at run time
+FUSED_BACKENDS = ("torch.fused", "torch.fused_k")
+BACKENDS = (*measures.BACKENDS, *FUSED_BACKENDS)
+BACKEND_DTYPES = {**measures.BACKEND_DTYPES, **dict.fromkeys(FUSED_BACKENDS, ("float64", "float32"))}
 K_FORMS = ("scalar", "array")
 TOL_GROUP = 1e-3
 #: JAX with a Python-float k, eagerly: every JAX_EAGER_EVERY-th k of the grid plus these switch points
@@ -62,6 +72,27 @@ JAX_EAGER_EVERY = 32
 JAX_SCALAR_K = (0.0025, 0.1, 1.0, 2.8, 4.5, 88.0, 128.0, 745.0, 1415.0, 1.25e7, 1e8)
 #: JAX with a Python-float k under jit (one compilation per k): these only (quantize: the first of them)
 JAX_JIT_SCALAR_K = (128.0, 1415.0)
+#: the fused kernels: each k is a compilation for torch.fused and each evaluation plan one for torch.fused_k (3-10
+#: s apiece on 2 cores), so they are scored on samples of the k grid, each function and method on every x of its
+#: dtype: (backend, function, method, quantize configuration or None, k). Round across the regimes (a Fourier
+#: and a direct plan; tanh also at 0.0025, where its expm1 argument is tiny); floor and ceil, whose reduction
+#: differs, with one method each; quantize unclamped (density, k = 128) and clamped (saturation="clamp", window,
+#: at the switch k = 4.5).
+FUSED_SAMPLE: tuple[tuple[str, str, str, int | None, tuple[float, ...]], ...] = (
+    ("torch.fused", "round", "window", None, (2.8, 128.0)),
+    ("torch.fused", "round", "density", None, (2.8, 128.0)),
+    ("torch.fused", "round", "tanh", None, (0.0025, 128.0)),
+    ("torch.fused", "floor", "window", None, (128.0,)),
+    ("torch.fused", "ceil", "tanh", None, (128.0,)),
+    ("torch.fused", "quantize", "density", 0, (128.0,)),
+    ("torch.fused", "quantize", "window", 1, (4.5,)),
+    ("torch.fused_k", "round", "window", None, (2.8, 128.0)),
+    ("torch.fused_k", "round", "density", None, (128.0,)),
+    ("torch.fused_k", "round", "tanh", None, (128.0,)),
+)
+#: saturation of the quantize configurations in FUSED_SAMPLE
+FUSED_SATURATION = {0: "", 1: "clamp"}
+FUSED_QUANTIZE_CONFIGS = {0: "", 1: "clamp"}
 #: quantize on JAX with a Python-float k, eagerly: these (a staircase is many eager ops at small k)
 JAX_QUANTIZE_SCALAR_K = (4.5, 128.0, 1.25e7)
 #: Staircases that are infinite sums (density with bounds, window with one bound, saturation="smooth") are summed
@@ -140,6 +171,9 @@ def groups(backend: str | None = None) -> list[Group]:
     out: list[Group] = []
     for b in BACKENDS if backend is None else (backend,):
         for dtype in BACKEND_DTYPES[b]:
+            if b in FUSED_BACKENDS:
+                out.extend(_fused_groups(b, dtype, meta))
+                continue
             for k_form in K_FORMS:
                 for fn in meta["functions"]:
                     for method in meta["methods"]:
@@ -156,6 +190,21 @@ def groups(backend: str | None = None) -> list[Group]:
                         for method in ("window", "density"):
                             out.append(Group(fn, method, b, dtype, f"{k_form},tol={TOL_GROUP:g}", fn,
                                              tol=TOL_GROUP))
+    return out
+
+
+def _fused_groups(backend: str, dtype: str, meta: dict) -> list[Group]:
+    """The fused kernels' groups (FUSED_SAMPLE): a Python-float k only, as the fused path takes it."""
+    out = []
+    for b, fn, method, config, _ in FUSED_SAMPLE:
+        if b != backend:
+            continue
+        if config is None:
+            out.append(Group(fn, method, backend, dtype, "scalar", fn))
+        else:
+            sat = FUSED_SATURATION[config]
+            label = f"quantize[{meta['quantize_configs'][config]['name']}" + (f",{sat}]" if sat else "]")
+            out.append(Group(label, method, backend, dtype, "scalar", "quantize", config, sat))
     return out
 
 
@@ -182,6 +231,10 @@ def points(group: Group) -> Points:
         cfg = data["meta"]["quantize_configs"][group.config]
         if group.method == "density" or cfg["qmin"] is None or cfg["qmax"] is None:
             rows = rows[ks >= STAIRCASE_K_MIN]
+    if group.backend in FUSED_BACKENDS:
+        sample = {(b, fn, method, config): ks for b, fn, method, config, ks in FUSED_SAMPLE}
+        chosen = _f32(sample[group.backend, group.fn, group.method, group.config])
+        rows = np.array([i for i in rows if ks[i] in chosen], dtype=int)
     if group.scalar and group.backend.startswith("jax"):
         if group.backend == "jax.jit":
             chosen = _f32(JAX_JIT_SCALAR_K)
@@ -374,9 +427,61 @@ def eval_jax(group: Group, pts: Points) -> dict[str, np.ndarray]:
         return out | ({NOTES: notes} if notes else {})
 
 
+@contextlib.contextmanager
+def _fused_kernels(runtime_k: bool) -> Iterator[Any]:
+    """Force smoothround's fused torch path on every call, whatever its size: a kernel specialised to each k, or
+    (``runtime_k``) the kernels that take k at run time. Compiled kernels are dropped afterwards."""
+    from smoothround._backends import _torch_fused as fused
+
+    knobs = ("MIN_NUMEL", "HOT_AFTER", "RUNTIME_HOT_AFTER", "MAX_CONFIGURATIONS")
+    saved = {name: getattr(fused, name) for name in knobs}
+    never = 1 << 60
+    forced = {"MIN_NUMEL": 0, "HOT_AFTER": never if runtime_k else 1, "RUNTIME_HOT_AFTER": 1 if runtime_k else never,
+              "MAX_CONFIGURATIONS": never}
+    for name, value in forced.items():
+        setattr(fused, name, value)
+    try:
+        yield fused
+    finally:
+        for name, value in saved.items():
+            setattr(fused, name, value)
+        fused._kernels.clear()
+        fused._calls.clear()
+
+
+def eval_torch_fused(group: Group, pts: Points) -> dict[str, np.ndarray]:
+    """torch through its fused CPU kernels: values and d/dx by ``.backward()``, one call per k. Each call must
+    have run a fused kernel forward and backward (else it raises: the scorer then fails the row)."""
+    import torch
+
+    import smoothround as sr
+
+    fn = getattr(sr, group.fn)
+    opts = _options(group)
+    if group.fn == "quantize":
+        opts["step"], opts["offset"] = _step_offset(group)
+    tdt = getattr(torch, group.dtype)
+    values, slopes = [], []
+    with _fused_kernels(group.backend == "torch.fused_k") as fused:
+        for k in pts.k:
+            x = torch.tensor(pts.x, dtype=torch.float64).to(tdt).requires_grad_(True)
+            before = {key: kernel.calls for key, kernel in fused._kernels.items()}
+            y = fn(x, float(k), **opts)
+            y.sum().backward()
+            ran = {key[0] for key, kernel in fused._kernels.items() if kernel.calls > before.get(key, 0)}
+            if ran != {"forward", "backward"}:
+                msg = f"the fused path did not run (kernels run: {sorted(ran)}, broken: {fused._broken})"
+                raise RuntimeError(msg)
+            values.append(y.detach().to(torch.float64).numpy())
+            slopes.append(x.grad.to(torch.float64).numpy())
+    return {"value": np.stack(values), "d_dx": np.stack(slopes)}
+
+
 EVALUATORS: dict[str, Callable[[Group, Points], dict[str, np.ndarray]]] = {
     "numpy": eval_numpy,
     "torch": eval_torch,
+    "torch.fused": eval_torch_fused,
+    "torch.fused_k": eval_torch_fused,
     "jax": eval_jax,
     "jax.jit": eval_jax,
 }
