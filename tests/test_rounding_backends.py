@@ -233,3 +233,27 @@ def test_backends_agree_on_random_shapes_under_jit(x: np.ndarray, k: float, meth
     allowed = 4e-15 * (np.maximum(np.abs(expect), 1.0) + slope)
     assert np.all(np.abs(got_torch.numpy() - expect) <= allowed)
     assert np.all(np.abs(np.asarray(got_jax) - expect) <= allowed)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda v: sr.round(v, 7.0),
+        lambda v: sr.floor(v, np.array([3.0]), method="density"),
+        lambda v: sr.quantize(v, 9.0, step=np.float32(0.25), qmin=-8, qmax=7, method="tanh"),
+        lambda v: sr.round(v, 5.0, straight_through=True),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_blockwise_evaluation_equals_small_calls(call, dtype) -> None:
+    """Large NumPy arrays are evaluated in blocks (NUMPY_BLOCK): element for element the same numbers as small
+    calls, the shape of a broadcast size-1 parameter kept, and +-inf/NaN where they were."""
+    from smoothround._backends import NUMPY_BLOCK
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((3, NUMPY_BLOCK + 77)) * 20).astype(dtype)
+    x[0, :4] = [np.inf, -np.inf, np.nan, np.finfo(dtype).max]
+    got = call(x)
+    want = np.concatenate([call(x[:, i : i + 1000]) for i in range(0, x.shape[1], 1000)], axis=-1)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

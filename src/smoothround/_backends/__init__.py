@@ -60,7 +60,7 @@ def set_fused_kernels(enabled: bool) -> bool:
 
     With them, round, floor, ceil and quantize of a torch CPU tensor of at least 2^18 elements run as one
     compiled loop (through ``torch.compile``) from the second call of a configuration on; that call waits for
-    the compiler once (seconds; see the README's "Performance"). Forbidden, every call runs eagerly. The
+    the compiler once (seconds; the README's "Benchmarks" gives the measured figures). Forbidden, every call runs eagerly. The
     environment variable ``SMOOTHROUND_FUSED=0`` forbids them from the start. Results agree with the eager
     path to within the stated tolerance.
     """
@@ -246,11 +246,28 @@ def apply(op: ElementwiseOp, prepared: Prepared, params: dict[str, Array]) -> Ar
 
         out = smooth_elementwise(op, x, *args)
     else:
-        xp = prepared.xp
-        with np.errstate(invalid="ignore"):  # inf - inf in discarded where-branches
-            out = op.hard(xp, x, params) if op.straight_through else op.value(xp, x, params)
-        out = np.asarray(out)
+        out = _numpy_value(op, prepared.xp, x, params)
     return prepared.finish(out)
+
+
+#: NumPy evaluates large arrays in blocks of this many elements: the op's dozens of temporaries then stay in
+#: cache instead of each streaming a full-size array through memory (as torch's eager path does)
+NUMPY_BLOCK = 1 << 14
+
+
+def _numpy_value(op: ElementwiseOp, xp: Any, x: np.ndarray, params: dict[str, Array]) -> np.ndarray:
+    evaluate = op.hard if op.straight_through else op.value
+    # inf - inf in discarded where-branches; (x - offset) / step overflowing to +-inf, which the ops handle
+    with np.errstate(invalid="ignore", over="ignore"):
+        if x.size <= 2 * NUMPY_BLOCK or any(np.size(p) != 1 for p in params.values()):
+            return np.asarray(evaluate(xp, x, params))
+        shape = np.broadcast_shapes(x.shape, *(np.shape(p) for p in params.values()))
+        flat = np.ascontiguousarray(x).reshape(-1)
+        scalars = {name: np.reshape(p, ()) for name, p in params.items()}
+        out = np.empty(flat.shape, dtype=x.dtype)
+        for start in range(0, flat.size, NUMPY_BLOCK):
+            out[start : start + NUMPY_BLOCK] = evaluate(xp, flat[start : start + NUMPY_BLOCK], scalars)
+        return out.reshape(shape)
 
 
 def partials_numpy(
