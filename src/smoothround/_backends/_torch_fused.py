@@ -20,7 +20,7 @@ When the fused path is taken (all of these):
   the same Python-number ``k``, it gets a kernel with that ``k`` folded in (the fastest); a third call with
   another ``k`` (an annealing schedule) gets a kernel that takes ``k`` as a 0-d tensor and serves every ``k``
   whose evaluation plan (form and number of terms) is the same. The call that makes a configuration hot waits
-  for the compiler; the README's "Performance" gives the measured latency.
+  for the compiler; the README's "Benchmarks" gives the measured latency.
 
 At most :data:`MAX_CONFIGURATIONS` kernels are compiled in a process. If compiling fails (no C++ compiler, say),
 a warning says so once and the eager path is used from then on.
@@ -86,7 +86,9 @@ class _Kernel:
         if self.ready:
             return self.compiled(flat, *args)
         try:
-            torch._dynamo.maybe_mark_dynamic(flat, 0)  # one kernel for every length
+            for tensor in (flat, *args):
+                if tensor.dim() == 1:
+                    torch._dynamo.maybe_mark_dynamic(tensor, 0)  # one kernel for every length
             out = self.compiled(flat, *args)
         except Exception as err:  # any compiler failure: warn once, then stay eager
             _broken.append(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
@@ -198,7 +200,9 @@ def backward(
     if picked is None:
         return None
     kernel, args = picked
-    out = kernel(x.detach().contiguous().view(-1), grad.contiguous().view(-1), *_flat(args))
+    # grad as it comes: a view where it can be one (``y.sum().backward()`` hands in a broadcast scalar, whose
+    # copy would cost a full pass; the kernel reads it with stride 0 - one more compiled variant, not a copy)
+    out = kernel(x.detach().contiguous().view(-1), grad.reshape(-1), *_flat(args))
     if out is None:
         return None
     shapes = dict(zip(op.param_names, (p.shape for p in params), strict=True))
