@@ -149,6 +149,20 @@ def torch_eager(n: int, device: str, rounds: int, repeats: int) -> list[Row]:
         "density, k=10": (fwd_bwd(lambda v: sr.round(v, 10.0, method="density")), 4.0),
         "window, k=2 (Fourier)": (fwd_bwd(lambda v: sr.round(v, 2.0)), 2.5),
         "density, k=2 (Fourier)": (fwd_bwd(lambda v: sr.round(v, 2.0, method="density")), 2.5),
+        "window, k=10, annealed k": (fwd_bwd(_annealed(lambda v, k: sr.round(v, k), 10.0)), 2.5),
+    }
+    # the first calls of each configuration: eager, then the call that compiles its fused kernel (n >= 2^18)
+    for name, (run, _) in candidates.items():
+        run()
+        start = time.perf_counter()
+        run()
+        if name != "window, k=10, annealed k":
+            COMPILE_LATENCY[name] = time.perf_counter() - start
+        for _ in range(3):
+            run()
+    candidates |= {
+        "window, k=10, eager path": (_eager_path(fwd_bwd(lambda v: sr.round(v, 10.0))), None),
+        "density, k=10, eager path": (_eager_path(fwd_bwd(lambda v: sr.round(v, 10.0, method="density"))), None),
         "textbook window, radius 5": (fwd_bwd(lambda v: textbook_round(v, 10.0)), None),
     }
     rows = compare("torch eager", "torch.sigmoid", fwd_bwd(torch.sigmoid), candidates,
@@ -173,6 +187,34 @@ def torch_eager(n: int, device: str, rounds: int, repeats: int) -> list[Row]:
     rows += compare("torch quantize", "round, k=10", fwd_bwd(lambda v: sr.round(v, 10.0)), quantizers,
                     rounds=rounds, repeats=repeats, sync=sync)
     return rows
+
+
+#: seconds of the call that compiled each configuration's fused kernels (printed under the table)
+COMPILE_LATENCY: dict[str, float] = {}
+
+
+def _annealed(f: Callable[[Any, float], Any], k0: float) -> Callable[[Any], Any]:
+    """``f`` with a k that grows by 0.001 every call, as an annealing schedule does (one evaluation plan)."""
+    state = {"k": k0}
+
+    def run(v: Any) -> Any:
+        state["k"] += 0.001
+        return f(v, state["k"])
+
+    return run
+
+
+def _eager_path(run: Callable[[], None]) -> Callable[[], None]:
+    """``run`` with the fused kernels switched off: what every call cost before them."""
+
+    def eager() -> None:
+        previous = sr.set_fused_kernels(False)
+        try:
+            run()
+        finally:
+            sr.set_fused_kernels(previous)
+
+    return eager
 
 
 def torch_per_call(device: str, rounds: int, repeats: int) -> list[Row]:
@@ -391,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         if name in only:
             rows += steps[name]()
     print(render(rows))
+    if COMPILE_LATENCY:
+        print("fused kernels, the call that compiles (forward and backward; the first one of the process also "
+              "loads the compiler): " + ", ".join(f"{name} {t:.1f} s" for name, t in COMPILE_LATENCY.items()))
     return 0
 
 
