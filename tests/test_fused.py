@@ -81,20 +81,22 @@ def test_fused_kernel_agrees_with_eager(name: str) -> None:
 
 
 def test_no_grad_forward_and_shapes_are_kept() -> None:
-    x = _x().reshape(50, 100).t()  # non-contiguous
+    x = _x().reshape(50, 100)
     with torch.no_grad():
         sr.round(x, 10.0)
         y = sr.round(x, 10.0)
+        sr.round(x.t(), 10.0)
+        sr.round(x.t(), 10.0)  # not contiguous: the eager path, whose result keeps the input's strides
     assert _kinds() == {"forward": 1}
-    assert y.shape == (100, 50)
+    assert y.shape == (50, 100)
     sr.set_fused_kernels(False)
     torch.testing.assert_close(y, sr.round(x, 10.0), rtol=1e-15, atol=1e-15)
 
 
 def test_annealed_k_shares_one_runtime_kernel() -> None:
     x = _x()
-    ks = [10.0, 10.5, 11.0, 11.5, 12.0]  # one plan: the same number of terms
-    assert len({sr.evaluation_plan("window", k).terms for k in ks}) == 1
+    ks = [10.0, 10.5, 11.0, 14.0, 16.0]  # 4 then 3 pairs: one run-time plan (term counts rounded up to 4)
+    assert [sr.evaluation_plan("window", k).terms for k in ks] == [4, 4, 4, 3, 3]
     got = [_value_and_grad(lambda v, k=k: sr.round(v, k), x) for k in ks]
     # calls 1 and 2 eager; the third (a third k) compiles the kernel that takes k at run time; 4 and 5 reuse it
     assert len(fused._kernels) == 2 and _kinds() == {"forward": 3, "backward": 3}
@@ -231,3 +233,50 @@ def test_training_with_fused_kernels_matches_eager() -> None:
     got = train()
     assert _kinds() == {"forward": 4, "backward": 4}  # 5600 elements: steps 3-6 ran fused
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_forward_mode_ad_keeps_its_tangent() -> None:
+    from torch.autograd import forward_ad
+
+    x = _x()
+    tangents = []
+    for _ in range(3):
+        with forward_ad.dual_level():
+            y = sr.round(forward_ad.make_dual(x, torch.ones_like(x)), 10.0)
+            tangents.append(forward_ad.unpack_dual(y).tangent)
+    assert not fused._kernels
+    assert all(t is not None for t in tangents)
+    torch.testing.assert_close(tangents[2], tangents[0], rtol=0, atol=0)
+
+
+def test_jit_trace_after_a_configuration_is_hot() -> None:
+    x = _x()
+    with torch.no_grad():
+        sr.round(x, 10.0)
+        sr.round(x, 10.0)
+    assert fused._kernels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated (still used), and warns of its own limits
+        traced = torch.jit.trace(lambda v: sr.round(v, 10.0), (x,))
+    sr.set_fused_kernels(False)
+    torch.testing.assert_close(traced(x), sr.round(x, 10.0), rtol=0, atol=0)
+
+
+def test_runtime_k_follows_x_device_not_the_default_device() -> None:
+    x = _x()
+    with torch.no_grad():
+        got = []
+        with torch.device("meta"):  # the default device: the run-time k must still be made on x's
+            for k in (10.0, 10.5, 11.0, 11.5):
+                got.append(sr.round(x, k))
+    assert _kinds() == {"forward": 2} and not fused._broken
+    sr.set_fused_kernels(False)
+    torch.testing.assert_close(got[3], sr.round(x, 11.5), rtol=1e-14, atol=1e-14)
+
+
+def test_channels_last_input_takes_the_eager_path() -> None:
+    x = _x(n=4 * 8 * 16 * 16).reshape(4, 8, 16, 16).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ys = [sr.round(x, 10.0) for _ in range(3)]
+    assert not fused._kernels
+    assert ys[2].is_contiguous(memory_format=torch.channels_last)

@@ -68,14 +68,23 @@ class _Smooth:
 
     def runtime_k(self) -> _Smooth | None:
         """The same plan with ``k`` passed at call time as an array (a compiled kernel then serves every ``k``
-        of this plan), or None when ``k`` is already an array or infinite."""
+        of this plan; its term counts are rounded up to a power of two, so that an annealed ``k`` meets few
+        plans), or None when ``k`` is already an array or infinite."""
         if self.k_value is None or math.isinf(self.k_value):
             return None
-        return dataclasses.replace(self, k_value=None, sharp=rm.Sharpness(None, True))
+        plan = self.plan
+        if plan is not None:  # term counts rounded up to a power of two: fewer plans (kernels) for a schedule
+            plan = rm.Plan(plan.form, _power_of_two_at_least(plan.fourier), _power_of_two_at_least(plan.direct))
+        return dataclasses.replace(self, k_value=None, plan=plan, sharp=rm.Sharpness(None, True))
 
     def bounded(self, xp: Any, partial: Array) -> Array:
         """A partial derivative clipped to the output dtype's finite range (k/4 overflows float16 for large k)."""
         return rm.clip(partial, -self.partial_max, self.partial_max)
+
+
+def _power_of_two_at_least(n: int) -> int:
+    """0, 1, 2, 4, 8, ...: the smallest power of two >= n (0 stays 0). More terms only shrink the truncation."""
+    return 0 if n == 0 else 1 << (n - 1).bit_length()
 
 
 _FINFO_MAX = {"float64": float(np.finfo(np.float64).max), "float32": float(np.finfo(np.float32).max),

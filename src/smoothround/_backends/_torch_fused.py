@@ -37,6 +37,7 @@ from typing import Any
 
 import array_api_compat.torch as xp
 import torch
+from torch.autograd import forward_ad
 
 from smoothround._backends import FUSED_KERNELS
 
@@ -59,22 +60,25 @@ _broken: list[str] = []  # why compiling failed, once it has
 def eligible(op: Any, x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> bool:
     if not (FUSED_KERNELS[0] and getattr(op, "fusable", False)) or _broken:
         return False
-    if torch.compiler.is_compiling():  # first: dynamo refuses some tensor attributes (layout) inside a Function
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():  # first: dynamo refuses some tensor attributes
         return False
     return (
         x.device.type == "cpu"
         and x.numel() >= MIN_NUMEL
         and x.dtype in (torch.float32, torch.float64)
         and x.layout == torch.strided
+        and x.is_contiguous()  # other memory formats (channels_last) keep theirs on the eager path
         and type(x) in (torch.Tensor, torch.nn.Parameter)
         and all(p.numel() == 1 and type(p) in (torch.Tensor, torch.nn.Parameter) for p in params)
         and not torch._C._functorch.is_functorch_wrapped_tensor(x)
         and not torch._C._are_functorch_transforms_active()
+        and all(forward_ad.unpack_dual(t).tangent is None for t in (x, *params))  # forward-mode AD: eager
     )
 
 
 class _Kernel:
-    """One compiled function; its first call compiles, and a failure there switches the fused path off."""
+    """One compiled function; its first call compiles. Any failure (compiling, or a later recompilation) warns
+    once and switches the fused path off: that call and every later one run eagerly."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.compiled = torch.compile(fn, fullgraph=True)
@@ -82,16 +86,17 @@ class _Kernel:
         self.calls = 0  # how often it ran (the conformance suite checks that the fused path was taken)
 
     def __call__(self, flat: torch.Tensor, *args: torch.Tensor) -> Any:
-        self.calls += 1
-        if self.ready:
-            return self.compiled(flat, *args)
         try:
-            for tensor in (flat, *args):
-                if tensor.dim() == 1:
-                    torch._dynamo.maybe_mark_dynamic(tensor, 0)  # one kernel for every length
-            out = self.compiled(flat, *args)
+            if not self.ready:
+                for tensor in (flat, *args):
+                    if tensor.dim() == 1:
+                        torch._dynamo.maybe_mark_dynamic(tensor, 0)  # one kernel for every length
+            # one grad mode for every call (the kernels hold no graph): no recompilation per mode
+            with torch.no_grad():
+                out = self.compiled(flat, *args)
         except Exception as err:  # any compiler failure: warn once, then stay eager
-            _broken.append(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+            with _lock:
+                _broken.append(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
             warnings.warn(
                 "smoothround could not compile its fused CPU kernel and uses the slower eager path from now on "
                 f"({_broken[0]}). Set SMOOTHROUND_FUSED=0 to skip the attempt.",
@@ -100,6 +105,7 @@ class _Kernel:
             )
             return None
         self.ready = True
+        self.calls += 1
         return out
 
 
@@ -113,7 +119,9 @@ def _own_code(fn: Callable[..., Any], key: tuple) -> Callable[..., Any]:
     means one name, one configuration, in every process.
     """
     name = "smoothround_fused_" + hashlib.sha1(repr(key).encode()).hexdigest()[:16]
-    code = fn.__code__.replace(co_name=name, co_qualname=name)
+    code = fn.__code__.replace(co_name=name)
+    if hasattr(code, "co_qualname"):  # Python 3.11 and later
+        code = code.replace(co_qualname=name)
     return types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
 
 
@@ -130,7 +138,7 @@ def _pick(
     fixed_key = (kind, op, wrt, x.dtype)
     variant = getattr(op, "with_runtime_k", lambda: None)()
     runtime_key = None if variant is None else (kind, variant[0], wrt, x.dtype)
-    runtime_args = None if variant is None else (*params, torch.tensor(variant[1], dtype=x.dtype))
+    runtime_args = None if variant is None else (*params, torch.tensor(variant[1], dtype=x.dtype, device=x.device))
     with _lock:
         if fixed_key in _kernels:
             return _kernels[fixed_key], params
