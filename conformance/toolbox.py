@@ -601,6 +601,11 @@ _JVP_CAP = ("k = 1e39 (beyond float32's range) only: JAX differentiates the JVP,
             "tangent, so the Jacobian coefficients k w saturate at 2^-8 of float32's largest number where the "
             "true gradient is near that number (PyTorch's VJP applies k after the product and is within tolerance)")
 
+_LSE_TIES = ("k = 1e-300 and n = 3 equal entries -1e300 only: the result -1e300 + log(3)/k = 9.86e298 cancels, "
+             "which magnifies the one rounding of log(3)/k by |x|/|result| = 10 (2.26e-15 against 8 eps with NumPy "
+             "2.4.6's log1p; an earlier NumPy rounded it within tolerance). Adding log(n)/k as a double word would "
+             "be the fix")
+
 
 def _steps(method: str, backends: tuple[str, ...], dtype: str, worst: float) -> KnownLimit:
     return KnownLimit("smooth_steps", f"{method},2 steps", backends, dtype, "d/dx, relative", _STEPS_D_DX, worst)
@@ -629,6 +634,7 @@ KNOWN_LIMITS: tuple[KnownLimit, ...] = (
     KnownLimit("softmax", "-", ("jax",), "float32", "d/dx", _JVP_CAP, 1.0),
     KnownLimit("soft_argmax", "-", ("jax",), "float32", "d/dx", _JVP_CAP, 1.0),
     KnownLimit("soft_onehot", "n=4", ("jax",), "float32", "d/dx", _JVP_CAP, 0.998),
+    KnownLimit("smooth_max", "logsumexp", ("numpy",), "float64", "value", _LSE_TIES, 2.27e-15),
 )
 
 
